@@ -43,7 +43,12 @@ EP_LIB    := $(BUILD)/libpinhole-endpoint.a
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
+SERVER_SRCS := $(filter-out server/pinholectl.c,$(wildcard server/*.c))
+
 BINS := $(BUILD)/pinhole-server
+ifneq ($(wildcard server/pinholectl.c),)
+BINS += $(BUILD)/pinholectl
+endif
 ifneq ($(wildcard endpoint/main.c),)
 BINS += $(BUILD)/pinhole-endpoint
 endif
@@ -54,7 +59,7 @@ endif
 all: $(BINS) $(BPF_OBJS) $(TESTS)
 
 # Skeletons are generated before any C file that may include them is compiled.
-$(LIB_OBJS) $(EP_OBJS) $(patsubst %.c,$(BUILD)/%.o,$(wildcard server/*.c bench/*.c tests/*.c endpoint/*.c)): | $(SKELS)
+$(LIB_OBJS) $(EP_OBJS) $(patsubst %.c,$(BUILD)/%.o,$(filter-out %.bpf.c,$(wildcard server/*.c bench/*.c tests/*.c endpoint/*.c))): | $(SKELS)
 
 $(BUILD)/%.bpf.o: %.bpf.c
 	$(call msg,BPF,$@)
@@ -78,7 +83,11 @@ $(EP_LIB): $(EP_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/pinhole-server: $(patsubst %.c,$(BUILD)/%.o,$(wildcard server/*.c)) $(LIB)
+$(BUILD)/pinhole-server: $(patsubst %.c,$(BUILD)/%.o,$(SERVER_SRCS)) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/pinholectl: $(BUILD)/server/pinholectl.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -86,7 +95,7 @@ $(BUILD)/pinhole-endpoint: $(BUILD)/endpoint/main.o $(EP_LIB) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/pinhole-load: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c)) $(LIB)
+$(BUILD)/pinhole-load: $(patsubst %.c,$(BUILD)/%.o,$(filter-out %.bpf.c,$(wildcard bench/*.c))) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -97,7 +106,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(EP_LIB) $(LIB)
 # Debian packages the project builds and tests with; installed only when missing.
 DEPS := clang llvm libbpf-dev bpftool liburing-dev libmnl-dev libcmocka-dev libssl-dev \
         zlib1g-dev libsqlite3-dev libelf-dev linux-libc-dev iproute2 nftables conntrack \
-        coturn tshark ethtool gnuplot-nox procps psmisc
+        coturn tshark ethtool jq socat sqlite3 python3 util-linux gnuplot-nox procps psmisc
 
 deps:
 	@bash tests/lab/deps.sh $(DEPS)

@@ -51,9 +51,23 @@ struct ph_listen_key {
 };
 _Static_assert(sizeof(struct ph_listen_key) == 20, "listen key has no hidden padding");
 
-struct ph_listen_val {
-	__u32 flags;		/* reserved for RFC 5780 alternate-address service */
+enum ph_listen_flags {
+	/*
+	 * RFC 5780 service: Binding success responses carry RESPONSE-ORIGIN
+	 * (the address the request reached) then OTHER-ADDRESS (other_*), in
+	 * that order after XOR-MAPPED-ADDRESS and before FINGERPRINT.
+	 */
+	PH_LISTEN_RFC5780 = 0x1,
 };
+
+struct ph_listen_val {
+	__u32 flags;		/* enum ph_listen_flags */
+	__u8 other_family;	/* AF_INET / AF_INET6 when PH_LISTEN_RFC5780 */
+	__u8 pad;
+	__be16 other_port;
+	__u8 other_addr[16];	/* IPv4 in the first 4 bytes */
+};
+_Static_assert(sizeof(struct ph_listen_val) == 24, "listen value has no hidden padding");
 
 /* Largest STUN message (header included) the kernel path parses. */
 #define PH_XDP_MAX_STUN_LEN	548

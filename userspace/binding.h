@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Binding responder: the userspace answer to one datagram that arrived on a
+ * STUN listening address:port.  It follows the Binding rules the XDP program
+ * follows too, so the two paths produce byte-identical success responses;
+ * the XDP test compares against binding_answer().  Stateless and allocation
+ * free: safe to call from any thread on any input.
+ */
+#ifndef PINHOLE_BINDING_H
+#define PINHOLE_BINDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum binding_outcome {
+	BINDING_ANSWERED,    /* success response written */
+	BINDING_ERROR_REPLY, /* 400/420 error response written */
+	BINDING_CONSUMED,    /* Binding indication: no answer by design */
+	BINDING_DROPPED,     /* malformed or not for us: silently dropped */
+	BINDING_OUTCOME_MAX,
+};
+
+#define BINDING_REPLY_MAX 1280 /* out must have room for this many bytes */
+
+/*
+ * Answer one datagram received from src (AF_INET or AF_INET6; an IPv4-mapped
+ * IPv6 source is answered as IPv4).  Returns the reply length written to out,
+ * or 0 when nothing is sent; *outcome says why.  A NULL or unsupported src,
+ * or cap too small for the reply, drops the datagram (BINDING_DROPPED).
+ */
+size_t binding_answer(const uint8_t *req, size_t len, const struct sockaddr *src, uint8_t *out,
+		      size_t cap, enum binding_outcome *outcome);
+
+/* Stable lower-case name of @o ("answered", ...); "invalid" when out of range. */
+const char *binding_outcome_name(enum binding_outcome o);
+
+#endif

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "config.h"
+
+enum src {
+	SRC_FILE,
+	SRC_ARGV,
+};
+
+enum opt_kind {
+	OPT_VALUE,
+	OPT_BOOL,
+};
+
+struct opt {
+	const char *name;
+	enum opt_kind kind;
+	const char *arg;	/* for --help */
+	const char *help;
+	/* Apply @v (NULL for a bare boolean); return 0 or -EINVAL with @err set. */
+	int (*set)(struct config *c, const char *v, enum src src, char *err, size_t n);
+	bool argv_only;
+};
+
+static void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	if (!v) {
+		*out = true;
+		return 0;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcmp(v, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcmp(v, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int set_listen(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	struct sockaddr_storage ss;
+	char text[ADDR_STRLEN];
+
+	/* The first --listen on the command line replaces the file's list. */
+	if (src == SRC_ARGV && !c->listen_from_argv) {
+		c->listen_from_argv = true;
+		c->n_listen = 0;
+	}
+	if (addr_parse(v, ADDR_DEFAULT_PORT, &ss)) {
+		seterr(err, n,
+		       "listen '%s': not IP, IP:PORT, IPv6 or [IPv6]:PORT with port 1-65535", v);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->n_listen; i++) {
+		if (!addr_cmp((struct sockaddr *)&c->listen[i], (struct sockaddr *)&ss)) {
+			addr_format((struct sockaddr *)&ss, text, sizeof(text));
+			seterr(err, n, "listen '%s': %s given twice", v, text);
+			return -EINVAL;
+		}
+	}
+	if (c->n_listen >= CONFIG_MAX_LISTEN) {
+		seterr(err, n, "listen '%s': more than %d listen addresses", v, CONFIG_MAX_LISTEN);
+		return -EINVAL;
+	}
+	c->listen[c->n_listen++] = ss;
+	return 0;
+}
+
+static int set_xdp(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	if (!*v || strlen(v) >= sizeof(c->xdp_ifname) || strchr(v, '/') || strchr(v, ' ')) {
+		seterr(err, n, "xdp '%s': not an interface name", v);
+		return -EINVAL;
+	}
+	strcpy(c->xdp_ifname, v);
+	return 0;
+}
+
+static int set_bool(bool *field, const char *name, const char *v, char *err, size_t n)
+{
+	if (parse_bool(v, field)) {
+		seterr(err, n, "%s '%s': expected yes or no", name, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_no_generic(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_bool(&c->xdp_no_generic, "xdp-no-generic", v, err, n);
+}
+
+static int set_keep(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_bool(&c->keep, "keep", v, err, n);
+}
+
+static int set_help(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_bool(&c->help, "help", v, err, n);
+}
+
+static int set_version(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_bool(&c->version, "version", v, err, n);
+}
+
+static int set_path(char *dst, size_t cap, const char *name, const char *v, char *err, size_t n)
+{
+	if (!*v || strlen(v) >= cap) {
+		seterr(err, n, "%s '%s': empty or too long", name, v);
+		return -EINVAL;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+static int set_pin_dir(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	if (v[0] != '/') {
+		seterr(err, n, "pin-dir '%s': must be an absolute path on bpffs", v);
+		return -EINVAL;
+	}
+	return set_path(c->pin_dir, sizeof(c->pin_dir), "pin-dir", v, err, n);
+}
+
+static int set_config(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_path(c->config_file, sizeof(c->config_file), "config", v, err, n);
+}
+
+static int set_log_level(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	if (log_level_parse(v, &c->log_level)) {
+		seterr(err, n, "log-level '%s': expected error, warn, info or debug", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_workers(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	char *end;
+	unsigned long w;
+
+	errno = 0;
+	w = strtoul(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end || errno || w < 1 || w > CONFIG_MAX_WORKERS) {
+		seterr(err, n, "workers '%s': expected a number from 1 to %d", v,
+		       CONFIG_MAX_WORKERS);
+		return -EINVAL;
+	}
+	c->workers = (unsigned int)w;
+	return 0;
+}
+
+static const struct opt opts[] = {
+	{"listen", OPT_VALUE, "IP[:PORT]",
+	 "answer STUN on this UDP address; repeatable.\n"
+	 "IPv6 as [IPv6]:PORT or bare IPv6; port 3478\n"
+	 "if omitted; 0.0.0.0 and :: mean every address\n"
+	 "of the family.  Default: 0.0.0.0:3478 and\n"
+	 "[::]:3478 ([::] skipped if IPv6 is off)",
+	 set_listen, false},
+	{"xdp", OPT_VALUE, "IFNAME",
+	 "also answer Binding requests in the kernel:\n"
+	 "attach the XDP program to IFNAME, or adopt the\n"
+	 "one a previous --keep run left pinned",
+	 set_xdp, false},
+	{"xdp-no-generic", OPT_BOOL, NULL,
+	 "fail if IFNAME has no native XDP instead of\n"
+	 "falling back to generic (skb) mode",
+	 set_no_generic, false},
+	{"keep", OPT_BOOL, NULL,
+	 "at exit leave the XDP program attached and its\n"
+	 "maps pinned: the kernel keeps answering and the\n"
+	 "next start adopts them",
+	 set_keep, false},
+	{"pin-dir", OPT_VALUE, "DIR",
+	 "bpffs directory for the maps and the link\n"
+	 "(default " PH_PIN_DIR_DEFAULT ")",
+	 set_pin_dir, false},
+	{"workers", OPT_VALUE, "N",
+	 "receive threads, each with its own io_uring and\n"
+	 "SO_REUSEPORT sockets (default 1, max 64)",
+	 set_workers, false},
+	{"log-level", OPT_VALUE, "LEVEL", "error, warn, info (default) or debug", set_log_level,
+	 false},
+	{"config", OPT_VALUE, "FILE",
+	 "read settings from FILE first: 'key = value' or\n"
+	 "'key value' lines, keys are these flag names\n"
+	 "without '--', '#' starts a comment.  The command\n"
+	 "line overrides FILE; its --listen list replaces\n"
+	 "the file's",
+	 set_config, true},
+	{"help", OPT_BOOL, NULL, "print this help and exit", set_help, true},
+	{"version", OPT_BOOL, NULL, "print the version and exit", set_version, true},
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const struct opt *find_opt(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len))
+			return &opts[i];
+	return NULL;
+}
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->pin_dir, PH_PIN_DIR_DEFAULT);
+	c->log_level = LOG_INFO;
+	c->workers = 1;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Parse one non-comment line "key [=] [value]"; @line is modified. */
+static int parse_line(struct config *c, char *line, char *err, size_t n)
+{
+	const struct opt *o;
+	char *key = line, *v;
+	size_t klen;
+
+	klen = strcspn(key, " \t=");
+	v = trim(key + klen);
+	if (*v == '=')
+		v = trim(v + 1);
+	o = find_opt(key, klen);
+	if (!o || o->argv_only) {
+		key[klen] = '\0';
+		seterr(err, n, "%s key '%s'", o ? "command-line only" : "unknown", key);
+		return -EINVAL;
+	}
+	if (o->kind == OPT_VALUE && !*v) {
+		seterr(err, n, "%s needs a value", o->name);
+		return -EINVAL;
+	}
+	return o->set(c, *v ? v : NULL, SRC_FILE, err, n);
+}
+
+int config_parse_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char line[4096], msg[CONFIG_ERR_LEN];
+	unsigned int lineno = 0;
+	int ret = 0;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		ret = -errno;
+		seterr(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s, *hash;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			seterr(err, errlen, "%s:%u: line longer than %zu bytes", path, lineno,
+			       sizeof(line) - 2);
+			ret = -EINVAL;
+			goto out;
+		}
+		/* '#' starts a comment at line start or after a blank. */
+		for (hash = line; (hash = strchr(hash, '#')); hash++) {
+			if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
+				*hash = '\0';
+				break;
+			}
+		}
+		s = trim(line);
+		if (!*s)
+			continue;
+		ret = parse_line(c, s, msg, sizeof(msg));
+		if (ret) {
+			seterr(err, errlen, "%s:%u: %s", path, lineno, msg);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		ret = -EIO;
+		seterr(err, errlen, "%s: read error", path);
+	}
+out:
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Walk argv.  With @only_config it just records --config (so the file can
+ * be read before the rest of argv is applied over it).
+ */
+static int parse_argv(struct config *c, int argc, char *const argv[], bool only_config, char *err,
+		      size_t n)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL, *eq;
+		const struct opt *o;
+		size_t len;
+		int ret;
+
+		if (!strcmp(a, "-h")) {
+			a = "--help";
+		} else if (!strcmp(a, "-V")) {
+			a = "--version";
+		} else if (strncmp(a, "--", 2) || !a[2]) {
+			seterr(err, n, "unexpected argument '%s' (see --help)", a);
+			return -EINVAL;
+		}
+		eq = strchr(a + 2, '=');
+		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		o = find_opt(a + 2, len);
+		if (!o) {
+			seterr(err, n, "unknown option '%.*s' (see --help)", (int)len + 2, a);
+			return -EINVAL;
+		}
+		if (eq) {
+			v = eq + 1;
+		} else if (o->kind == OPT_VALUE) {
+			if (i + 1 >= argc) {
+				seterr(err, n, "--%s needs a value", o->name);
+				return -EINVAL;
+			}
+			v = argv[++i];
+		}
+		if (only_config != (o->set == set_config))
+			continue;
+		ret = o->set(c, v, SRC_ARGV, err, n);
+		if (ret) {
+			/* Name the flag, not a file key: "--listen 'x': ...". */
+			char msg[CONFIG_ERR_LEN];
+
+			snprintf(msg, sizeof(msg), "--%s", err);
+			seterr(err, n, "%s", msg);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int config_load(struct config *c, int argc, char *const argv[], char *err, size_t errlen)
+{
+	int ret;
+
+	config_init(c);
+	ret = parse_argv(c, argc, argv, true, err, errlen);
+	if (ret)
+		return ret;
+	if (c->config_file[0]) {
+		ret = config_parse_file(c, c->config_file, err, errlen);
+		if (ret)
+			return ret;
+	}
+	ret = parse_argv(c, argc, argv, false, err, errlen);
+	if (ret || c->help || c->version)
+		return ret;
+	if (!c->n_listen) {
+		addr_parse("0.0.0.0", ADDR_DEFAULT_PORT, &c->listen[0]);
+		addr_parse("::", ADDR_DEFAULT_PORT, &c->listen[1]);
+		c->n_listen = 2;
+		c->listen_default = true;
+	}
+	if (c->xdp_no_generic && !c->xdp_ifname[0]) {
+		seterr(err, errlen, "--xdp-no-generic needs --xdp IFNAME");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void config_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"Usage: %s [OPTIONS]\n"
+		"pinhole STUN server: answers Binding requests in userspace (io_uring) and,\n"
+		"with --xdp, in the kernel.  SIGINT/SIGTERM stop it cleanly.\n\n",
+		prog);
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const struct opt *o = &opts[i];
+		const char *h = o->help;
+		char flag[64];
+
+		snprintf(flag, sizeof(flag), "--%s%s%s", o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+		fprintf(f, "  %-24s ", flag);
+		/* Indent continuation lines under the first. */
+		while (*h) {
+			size_t len = strcspn(h, "\n");
+
+			fprintf(f, "%.*s\n", (int)len, h);
+			h += len;
+			if (*h == '\n' && *++h)
+				fprintf(f, "  %-24s ", "");
+		}
+	}
+}

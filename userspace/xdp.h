@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel path: pinhole's XDP program, its maps, and its attachment to one
+ * interface.  Maps and the program's BPF link are pinned in one bpffs
+ * directory, so a server can restart (or be upgraded) while the kernel keeps
+ * answering: the next process adopts the pinned link and swaps its freshly
+ * loaded program in atomically, against the same maps.
+ */
+#ifndef PINHOLE_XDP_H
+#define PINHOLE_XDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "pinhole_kern_user.h"
+
+struct xdp_path;
+
+struct xdp_path_opts {
+	const char *ifname;
+	const char *pin_dir;	/* NULL: PH_PIN_DIR_DEFAULT */
+	bool no_generic;	/* true: fail instead of falling back to generic mode */
+};
+
+/*
+ * Load the program and its maps and attach to opts->ifname, or adopt what a
+ * previous process left attached and pinned in pin_dir (--keep).  Mounts bpffs
+ * on /sys/fs/bpf if pin_dir lies there and it is not mounted.  Returns NULL
+ * and sets errno: ENODEV (no such interface), EBUSY (another XDP program is
+ * attached to the interface, pin_dir's link serves another interface, or
+ * another live xdp_path holds pin_dir), EINVAL (pin_dir not on bpffs),
+ * EOPNOTSUPP (no native XDP and no_generic), or what the kernel refused.
+ * While open, the path holds an exclusive flock on pin_dir.  Installs a
+ * libbpf print hook that routes libbpf's messages through log.h.
+ */
+struct xdp_path *xdp_path_open(const struct xdp_path_opts *opts);
+
+/*
+ * Replace the listeners map with these n addresses (AF_INET or AF_INET6 with
+ * a non-zero port; the any-address is the wildcard for its family; an
+ * IPv4-mapped IPv6 address counts as IPv4).  Only entries missing from the
+ * new set are deleted, so a listener present before and after never
+ * disappears from under the running program.
+ * Returns 0, -EINVAL (bad address), -E2BIG (more than the map holds), or the
+ * map operation's -errno.
+ */
+int xdp_path_set_listeners(struct xdp_path *p, const struct sockaddr_storage *addrs, size_t n);
+
+/* Sum the per-CPU stats map into out[PH_REASON_MAX].  Returns 0 or -errno. */
+int xdp_path_read_stats(struct xdp_path *p, struct ph_stat *out);
+
+/* True when open adopted a link a previous process left pinned. */
+bool xdp_path_adopted(const struct xdp_path *p);
+
+/* How the program is attached, as the kernel reports it: "native" or "generic". */
+const char *xdp_path_mode(const struct xdp_path *p);
+
+/*
+ * keep: leave program attached and everything pinned for the next process;
+ * otherwise detach, unpin, remove pin_dir.  Accepts NULL.
+ */
+void xdp_path_close(struct xdp_path *p, bool keep);
+
+/*
+ * Stable lower-case names for enum ph_xdp_reason ("tx_binding",
+ * "pass_not_ip", ... "drop_bad_fingerprint"); "unknown" out of range.
+ */
+const char *xdp_reason_name(enum ph_xdp_reason r);
+
+#endif
