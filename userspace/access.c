@@ -14,35 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "access.h"
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xFF;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xFF;
-	p[2] = (v >> 8) & 0xFF;
-	p[3] = v & 0xFF;
-}
-
-static inline size_t pad4(size_t n)
-{
-	return (n + 3) & ~(size_t)3;
-}
+#include "wire.h"
 
 /* --- methods ----------------------------------------------------------- */
 
@@ -227,9 +199,9 @@ int access_attr_check_value(uint16_t type, const uint8_t *val, size_t len)
 		ok = len == sizeof(struct ph_keepalive_attr);
 		if (!ok)
 			break;
-		iv = rd32(val);
-		jit = rd32(val + 4);
-		to = rd32(val + 8);
+		iv = wire_rd32(val);
+		jit = wire_rd32(val + 4);
+		to = wire_rd32(val + 8);
 		ok = iv >= ACCESS_KEEPALIVE_MIN_MS && iv <= ACCESS_KEEPALIVE_MAX_MS && jit < iv &&
 		     to >= iv;
 		break;
@@ -245,7 +217,7 @@ int access_attr_check_value(uint16_t type, const uint8_t *val, size_t len)
 		break;
 	case PH_ATTR_PAGE:
 		ok = len == sizeof(struct ph_page_attr) &&
-		     (rd16(val + 2) == 0 || rd16(val) < rd16(val + 2));
+		     (wire_rd16(val + 2) == 0 || wire_rd16(val) < wire_rd16(val + 2));
 		break;
 	case PH_ATTR_CONTACT:
 	case PH_ATTR_PRESENCE:
@@ -258,7 +230,7 @@ int access_attr_check_value(uint16_t type, const uint8_t *val, size_t len)
 		ok = text_ok(val, len);
 		break;
 	case PH_ATTR_PUNCH_FLAGS:
-		ok = len == 4 && !(rd32(val) & ~(uint32_t)PH_PUNCH_SEND);
+		ok = len == 4 && !(wire_rd32(val) & ~(uint32_t)PH_PUNCH_SEND);
 		break;
 	default:
 		return -EINVAL;
@@ -341,12 +313,12 @@ static int get_checked(const struct stun_msg *m, uint16_t type, const uint8_t **
 /* A checked (XOR-)MAPPED-ADDRESS value into @ss; @mask is cookie || tid, or NULL. */
 static void decode_addr(const uint8_t *val, const uint8_t *mask, struct sockaddr_storage *ss)
 {
-	uint16_t port = rd16(val + 2);
+	uint16_t port = wire_rd16(val + 2);
 	int i;
 
 	memset(ss, 0, sizeof(*ss));
 	if (mask)
-		port ^= rd16(mask);
+		port ^= wire_rd16(mask);
 	if (val[1] == STUN_FAMILY_IPV4) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 		uint8_t *a = (uint8_t *)&sin->sin_addr;
@@ -448,7 +420,7 @@ int access_add_peer_address(struct stun_builder *b, const struct sockaddr *sa)
 		const uint8_t *a = (const uint8_t *)&sin->sin_addr;
 
 		v[1] = STUN_FAMILY_IPV4;
-		wr16(v + 2, ntohs(sin->sin_port) ^ rd16(mask));
+		wire_wr16(v + 2, ntohs(sin->sin_port) ^ wire_rd16(mask));
 		for (i = 0; i < 4; i++)
 			v[4 + i] = a[i] ^ mask[i];
 		len = sizeof(struct stun_addr4);
@@ -456,7 +428,7 @@ int access_add_peer_address(struct stun_builder *b, const struct sockaddr *sa)
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 
 		v[1] = STUN_FAMILY_IPV6;
-		wr16(v + 2, ntohs(sin6->sin6_port) ^ rd16(mask));
+		wire_wr16(v + 2, ntohs(sin6->sin6_port) ^ wire_rd16(mask));
 		for (i = 0; i < 16; i++)
 			v[4 + i] = sin6->sin6_addr.s6_addr[i] ^ mask[i];
 		len = sizeof(struct stun_addr6);
@@ -494,7 +466,7 @@ int access_add_session(struct stun_builder *b, uint32_t id, const uint8_t token[
 
 	if (!token)
 		return add_checked(b, PH_ATTR_SESSION, NULL, 0);
-	wr32(v, id);
+	wire_wr32(v, id);
 	memcpy(v + 4, token, PH_TOKEN_LEN);
 	return add_checked(b, PH_ATTR_SESSION, v, sizeof(v));
 }
@@ -507,7 +479,7 @@ int access_get_session(const struct stun_msg *m, uint32_t *id, uint8_t token[PH_
 
 	if (err)
 		return err;
-	*id = rd32(val);
+	*id = wire_rd32(val);
 	memcpy(token, val + 4, PH_TOKEN_LEN);
 	return 0;
 }
@@ -518,9 +490,9 @@ int access_add_keepalive(struct stun_builder *b, const struct access_keepalive *
 
 	if (!k)
 		return add_checked(b, PH_ATTR_KEEPALIVE, NULL, 0);
-	wr32(v, k->interval_ms);
-	wr32(v + 4, k->jitter_ms);
-	wr32(v + 8, k->timeout_ms);
+	wire_wr32(v, k->interval_ms);
+	wire_wr32(v + 4, k->jitter_ms);
+	wire_wr32(v + 8, k->timeout_ms);
 	return add_checked(b, PH_ATTR_KEEPALIVE, v, sizeof(v));
 }
 
@@ -532,9 +504,9 @@ int access_get_keepalive(const struct stun_msg *m, struct access_keepalive *k)
 
 	if (err)
 		return err;
-	k->interval_ms = rd32(val);
-	k->jitter_ms = rd32(val + 4);
-	k->timeout_ms = rd32(val + 8);
+	k->interval_ms = wire_rd32(val);
+	k->jitter_ms = wire_rd32(val + 4);
+	k->timeout_ms = wire_rd32(val + 8);
 	return 0;
 }
 
@@ -567,8 +539,8 @@ int access_add_page(struct stun_builder *b, uint16_t index, uint16_t count)
 {
 	uint8_t v[sizeof(struct ph_page_attr)];
 
-	wr16(v, index);
-	wr16(v + 2, count);
+	wire_wr16(v, index);
+	wire_wr16(v + 2, count);
 	return add_checked(b, PH_ATTR_PAGE, v, sizeof(v));
 }
 
@@ -580,8 +552,8 @@ int access_get_page(const struct stun_msg *m, uint16_t *index, uint16_t *count)
 
 	if (err)
 		return err;
-	*index = rd16(val);
-	*count = rd16(val + 2);
+	*index = wire_rd16(val);
+	*count = wire_rd16(val + 2);
 	return 0;
 }
 
@@ -625,7 +597,7 @@ int access_add_punch_flags(struct stun_builder *b, uint32_t flags)
 {
 	uint8_t v[4];
 
-	wr32(v, flags);
+	wire_wr32(v, flags);
 	return add_checked(b, PH_ATTR_PUNCH_FLAGS, v, sizeof(v));
 }
 
@@ -637,7 +609,7 @@ int access_get_punch_flags(const struct stun_msg *m, uint32_t *flags)
 
 	if (err)
 		return err;
-	*flags = rd32(val);
+	*flags = wire_rd32(val);
 	return 0;
 }
 
@@ -724,7 +696,7 @@ static int encode_contact(const struct access_contact *c, uint8_t *out)
 size_t access_contact_wire_len(const struct access_contact *c)
 {
 	return STUN_ATTR_HEADER_LEN +
-	       pad4(sizeof(struct ph_contact_attr) + strnlen(c->name, PH_NAME_MAX + 1));
+	       wire_pad4(sizeof(struct ph_contact_attr) + strnlen(c->name, PH_NAME_MAX + 1));
 }
 
 static int add_contact(struct stun_builder *b, uint16_t type, const struct access_contact *c)
@@ -841,7 +813,7 @@ int access_page_fill(struct stun_builder *b, const struct access_contact *c, siz
 		if (len < 0)
 			return len;
 		/* Room for this contact and for the integrity and fingerprint to come. */
-		if (b->len + STUN_ATTR_HEADER_LEN + pad4((size_t)len) + ACCESS_TRAILER_LEN > limit)
+		if (b->len + STUN_ATTR_HEADER_LEN + wire_pad4((size_t)len) + ACCESS_TRAILER_LEN > limit)
 			break;
 		if (stun_build_add(b, PH_ATTR_CONTACT, v, (size_t)len))
 			return b->err;
@@ -911,8 +883,8 @@ int access_pair_key(const uint8_t *secret, size_t len, uint32_t sess_a, uint32_t
 	if (!secret || !len || len > INT32_MAX)
 		return -EINVAL;
 	memcpy(msg, label, sizeof(label) - 1);
-	wr32(msg + sizeof(label) - 1, lo);
-	wr32(msg + sizeof(label) - 1 + 4, hi);
+	wire_wr32(msg + sizeof(label) - 1, lo);
+	wire_wr32(msg + sizeof(label) - 1 + 4, hi);
 	if (!HMAC(EVP_sha256(), secret, (int)len, msg, sizeof(msg), mac, &outlen) ||
 	    outlen != PH_PAIR_KEY_LEN)
 		return -ENOMEM;
@@ -936,7 +908,7 @@ int access_session_key(const uint8_t *lt_key, size_t lt_len, const char *nonce, 
 	n += sizeof(label) - 1;
 	memcpy(msg + n, nonce, nonce_len);
 	n += nonce_len;
-	wr32(msg + n, id);
+	wire_wr32(msg + n, id);
 	n += 4;
 	memcpy(msg + n, token, PH_TOKEN_LEN);
 	n += PH_TOKEN_LEN;

@@ -17,38 +17,10 @@
 #include <zlib.h>
 
 #include "stun.h"
+#include "wire.h"
 
 /* Largest value the 16-bit header length field can describe, kept a multiple of 4. */
 #define BODY_MAX 0xFFFCu
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xFF;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xFF;
-	p[2] = (v >> 8) & 0xFF;
-	p[3] = v & 0xFF;
-}
-
-static inline size_t pad4(size_t n)
-{
-	return (n + 3) & ~(size_t)3;
-}
 
 static const char *const stun_err_text[STUN_E_MAX - STUN_E_TRUNCATED] = {
     [STUN_E_TRUNCATED - STUN_E_TRUNCATED] = "message truncated",
@@ -201,9 +173,9 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		return -STUN_E_TRUNCATED;
 	if (buf[0] & 0xC0)
 		return -STUN_E_NOT_STUN;
-	if (rd32(buf + 4) != STUN_MAGIC_COOKIE)
+	if (wire_rd32(buf + 4) != STUN_MAGIC_COOKIE)
 		return -STUN_E_BAD_COOKIE;
-	body = rd16(buf + 2);
+	body = wire_rd16(buf + 2);
 	if (body & 3)
 		return -STUN_E_BAD_LENGTH;
 	if (STUN_HEADER_LEN + body > len)
@@ -221,8 +193,8 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 	 * 1..3 and an attribute header always fits when anything remains.
 	 */
 	for (off = STUN_HEADER_LEN; off < len;) {
-		uint16_t type = rd16(buf + off);
-		size_t alen = rd16(buf + off + 2);
+		uint16_t type = wire_rd16(buf + off);
+		size_t alen = wire_rd16(buf + off + 2);
 		size_t room = len - off - STUN_ATTR_HEADER_LEN;
 		int slot;
 
@@ -230,7 +202,7 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		 * room is a multiple of 4, so a value that fits has room for its
 		 * padding too: one check covers both.
 		 */
-		if (pad4(alen) > room)
+		if (wire_pad4(alen) > room)
 			return -STUN_E_ATTR_OVERRUN;
 		if (type == STUN_ATTR_FINGERPRINT && !fp_off)
 			fp_off = off;
@@ -248,25 +220,25 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 				m->slot_off[slot] = (uint32_t)off;
 			}
 		}
-		off += STUN_ATTR_HEADER_LEN + pad4(alen);
+		off += STUN_ATTR_HEADER_LEN + wire_pad4(alen);
 	}
 
 	/* Only once every length is known good: FINGERPRINT must close the message. */
 	if (fp_off) {
-		size_t fp_len = rd16(buf + fp_off + 2);
+		size_t fp_len = wire_rd16(buf + fp_off + 2);
 
-		if (fp_off + STUN_ATTR_HEADER_LEN + pad4(fp_len) != len)
+		if (fp_off + STUN_ATTR_HEADER_LEN + wire_pad4(fp_len) != len)
 			return -STUN_E_FINGERPRINT_NOT_LAST;
 		if (fp_len != 4)
 			return -STUN_E_BAD_FINGERPRINT;
-		if (rd32(buf + fp_off + 4) != fingerprint_crc(buf, fp_off))
+		if (wire_rd32(buf + fp_off + 4) != fingerprint_crc(buf, fp_off))
 			return -STUN_E_BAD_FINGERPRINT;
 		m->has_fingerprint = true;
 	}
 
 	m->buf = buf;
 	m->len = len;
-	m->type = rd16(buf);
+	m->type = wire_rd16(buf);
 	m->tid = buf + 8;
 	return 0;
 }
@@ -292,13 +264,13 @@ static int walk_algorithms(const uint8_t *val, size_t len, uint16_t *algs, size_
 
 		if (len - off < 4)
 			return -STUN_E_BAD_VALUE;
-		plen = rd16(val + off + 2);
-		if (pad4(plen) > len - off - 4)
+		plen = wire_rd16(val + off + 2);
+		if (wire_pad4(plen) > len - off - 4)
 			return -STUN_E_BAD_VALUE;
 		if (algs && count < max)
-			algs[count] = rd16(val + off);
+			algs[count] = wire_rd16(val + off);
 		count++;
-		off += 4 + pad4(plen);
+		off += 4 + wire_pad4(plen);
 	}
 	if (n)
 		*n = count;
@@ -350,7 +322,7 @@ int stun_attr_check_value(uint16_t type, const uint8_t *val, size_t len)
 		break;
 	case STUN_ATTR_PASSWORD_ALGORITHM:
 		/* one {alg, param length, params}: the params fill the value */
-		ok = len >= 4 && 4 + (size_t)rd16(val + 2) <= len && len <= 4 + pad4(rd16(val + 2));
+		ok = len >= 4 && 4 + (size_t)wire_rd16(val + 2) <= len && len <= 4 + wire_pad4(wire_rd16(val + 2));
 		break;
 	case STUN_ATTR_PASSWORD_ALGORITHMS:
 		return walk_algorithms(val, len, NULL, 0, NULL);
@@ -420,9 +392,9 @@ int stun_msg_next_attr(const struct stun_msg *m, struct stun_attr_iter *it, uint
 	/* Lengths were all checked by stun_msg_parse(): the walk can trust them. */
 	while (it->off + STUN_ATTR_HEADER_LEN <= m->len) {
 		const uint8_t *a = m->buf + it->off;
-		uint16_t t = rd16(a), l = rd16(a + 2);
+		uint16_t t = wire_rd16(a), l = wire_rd16(a + 2);
 
-		it->off += STUN_ATTR_HEADER_LEN + pad4(l);
+		it->off += STUN_ATTR_HEADER_LEN + wire_pad4(l);
 		if (!attr_processed(t, &it->seen))
 			continue;
 		*type = t;
@@ -444,7 +416,7 @@ int stun_msg_attr(const struct stun_msg *m, uint16_t type, const uint8_t **val, 
 	if (!off)
 		return -ENOENT;
 	*val = m->buf + off + STUN_ATTR_HEADER_LEN;
-	*len = rd16(m->buf + off + 2);
+	*len = wire_rd16(m->buf + off + 2);
 	return 0;
 }
 
@@ -480,12 +452,12 @@ int stun_msg_get_addr(const struct stun_msg *m, uint16_t type, struct sockaddr_s
 		return err;
 
 	memset(ss, 0, sizeof(*ss));
-	port = rd16(val + 2);
+	port = wire_rd16(val + 2);
 	if (xored)
 		port ^= STUN_MAGIC_COOKIE >> 16;
 	if (val[1] == STUN_FAMILY_IPV4) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-		uint32_t a = rd32(val + 4);
+		uint32_t a = wire_rd32(val + 4);
 
 		if (xored)
 			a ^= STUN_MAGIC_COOKIE;
@@ -548,7 +520,7 @@ int stun_msg_get_unknown_attrs(const struct stun_msg *m, uint16_t *types, size_t
 	if (err)
 		return err;
 	for (i = 0; i < len / 2u && i < max; i++)
-		types[i] = rd16(val + 2 * i);
+		types[i] = wire_rd16(val + 2 * i);
 	*n = len / 2u;
 	return 0;
 }
@@ -561,7 +533,7 @@ int stun_msg_get_change_request(const struct stun_msg *m, uint32_t *flags)
 
 	if (err)
 		return err;
-	*flags = rd32(val);
+	*flags = wire_rd32(val);
 	return 0;
 }
 
@@ -573,7 +545,7 @@ int stun_msg_get_response_port(const struct stun_msg *m, uint16_t *port)
 
 	if (err)
 		return err;
-	*port = rd16(val);
+	*port = wire_rd16(val);
 	return 0;
 }
 
@@ -592,7 +564,7 @@ int stun_msg_get_password_algorithm(const struct stun_msg *m, uint16_t *alg)
 
 	if (err)
 		return err;
-	*alg = rd16(val);
+	*alg = wire_rd16(val);
 	return 0;
 }
 
@@ -663,7 +635,7 @@ static int hmac_prefix(const char *digest, const uint8_t *key, size_t keylen, co
 	if (!ctx)
 		return -ENOMEM;
 	memcpy(hdr, buf, STUN_HEADER_LEN);
-	wr16(hdr + 2, hdr_len);
+	wire_wr16(hdr + 2, hdr_len);
 	/* OpenSSL refuses a NULL key; an empty password is still a key. */
 	if (!EVP_MAC_init(ctx, keylen ? key : &empty_key, keylen, NULL) ||
 	    !EVP_MAC_update(ctx, hdr, sizeof(hdr)) ||
@@ -797,7 +769,7 @@ static bool order_ok(const struct stun_builder *b, uint16_t type)
  */
 static uint8_t *reserve(struct stun_builder *b, uint16_t type, size_t len)
 {
-	size_t need = STUN_ATTR_HEADER_LEN + pad4(len);
+	size_t need = STUN_ATTR_HEADER_LEN + wire_pad4(len);
 	uint8_t *p;
 
 	if (b->err)
@@ -812,11 +784,11 @@ static uint8_t *reserve(struct stun_builder *b, uint16_t type, size_t len)
 		return NULL;
 	}
 	p = b->buf + b->len;
-	wr16(p, type);
-	wr16(p + 2, (uint16_t)len);
-	memset(p + STUN_ATTR_HEADER_LEN + len, b->pad_byte, pad4(len) - len);
+	wire_wr16(p, type);
+	wire_wr16(p + 2, (uint16_t)len);
+	memset(p + STUN_ATTR_HEADER_LEN + len, b->pad_byte, wire_pad4(len) - len);
 	b->len += need;
-	wr16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
+	wire_wr16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
 	return p + STUN_ATTR_HEADER_LEN;
 }
 
@@ -832,9 +804,9 @@ int stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t t
 		b->cap = 0;
 		return build_fail(b, -ENOSPC);
 	}
-	wr16(buf, type);
-	wr16(buf + 2, 0);
-	wr32(buf + 4, STUN_MAGIC_COOKIE);
+	wire_wr16(buf, type);
+	wire_wr16(buf + 2, 0);
+	wire_wr32(buf + 4, STUN_MAGIC_COOKIE);
 	memcpy(buf + 8, tid, STUN_TID_LEN);
 	b->len = STUN_HEADER_LEN;
 	return 0;
@@ -878,8 +850,8 @@ int stun_build_add_addr(struct stun_builder *b, uint16_t type, const struct sock
 		}
 		p[0] = 0;
 		p[1] = STUN_FAMILY_IPV4;
-		wr16(p + 2, port);
-		wr32(p + 4, a);
+		wire_wr16(p + 2, port);
+		wire_wr32(p + 4, a);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 		uint16_t port = ntohs(sin6->sin6_port);
@@ -891,7 +863,7 @@ int stun_build_add_addr(struct stun_builder *b, uint16_t type, const struct sock
 			port ^= STUN_MAGIC_COOKIE >> 16;
 		p[0] = 0;
 		p[1] = STUN_FAMILY_IPV6;
-		wr16(p + 2, port);
+		wire_wr16(p + 2, port);
 		/* cookie then transaction id: both already in the header */
 		for (i = 0; i < 16; i++)
 			p[4 + i] = sin6->sin6_addr.s6_addr[i] ^ (xored ? b->buf[4 + i] : 0);
@@ -963,7 +935,7 @@ int stun_build_add_unknown_attrs(struct stun_builder *b, const uint16_t *types, 
 	if (!p)
 		return b->err;
 	for (i = 0; i < n; i++)
-		wr16(p + 2 * i, types[i]);
+		wire_wr16(p + 2 * i, types[i]);
 	return 0;
 }
 
@@ -973,7 +945,7 @@ int stun_build_add_change_request(struct stun_builder *b, uint32_t flags)
 
 	if (!p)
 		return b->err;
-	wr32(p, flags);
+	wire_wr32(p, flags);
 	return 0;
 }
 
@@ -983,8 +955,8 @@ int stun_build_add_response_port(struct stun_builder *b, uint16_t port)
 
 	if (!p)
 		return b->err;
-	wr16(p, port);
-	wr16(p + 2, 0);
+	wire_wr16(p, port);
+	wire_wr16(p + 2, 0);
 	return 0;
 }
 
@@ -999,8 +971,8 @@ int stun_build_add_password_algorithm(struct stun_builder *b, uint16_t alg)
 
 	if (!p)
 		return b->err;
-	wr16(p, alg);
-	wr16(p + 2, 0);
+	wire_wr16(p, alg);
+	wire_wr16(p + 2, 0);
 	return 0;
 }
 
@@ -1015,8 +987,8 @@ int stun_build_add_password_algorithms(struct stun_builder *b, const uint16_t *a
 	if (!p)
 		return b->err;
 	for (i = 0; i < n; i++) {
-		wr16(p + 4 * i, algs[i]);
-		wr16(p + 4 * i + 2, 0);
+		wire_wr16(p + 4 * i, algs[i]);
+		wire_wr16(p + 4 * i + 2, 0);
 	}
 	return 0;
 }
@@ -1045,7 +1017,7 @@ static int build_mac(struct stun_builder *b, uint16_t type, const char *digest, 
 	if (!p)
 		return b->err;
 	/* reserve() already made the length field count this attribute. */
-	err = hmac_prefix(digest, key, keylen, b->buf, off, rd16(b->buf + 2), mac,
+	err = hmac_prefix(digest, key, keylen, b->buf, off, wire_rd16(b->buf + 2), mac,
 			  !strcmp(digest, "SHA1") ? STUN_HMAC_SHA1_LEN : STUN_HMAC_SHA256_LEN);
 	if (err)
 		return build_fail(b, err);
@@ -1079,7 +1051,7 @@ int stun_build_fingerprint(struct stun_builder *b)
 	if (!p)
 		return b->err;
 	/* The CRC covers the header whose length already counts FINGERPRINT. */
-	wr32(p, fingerprint_crc(b->buf, off));
+	wire_wr32(p, fingerprint_crc(b->buf, off));
 	b->state |= BUILT_FP;
 	return 0;
 }
