@@ -13,11 +13,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+#include <openssl/crypto.h>
 
 #include "stun.h"
 
@@ -907,8 +912,94 @@ static void test_strerror(void **state)
 			assert_string_not_equal(stun_strerror(-e), stun_strerror(-f));
 	}
 	assert_string_equal(stun_strerror(-ENOSPC), strerror(ENOSPC));
+	/* Any int is a valid argument, INT_MIN included (its negation overflows an int). */
+	assert_string_equal(stun_strerror(INT_MIN), "unknown error");
+	assert_true(strlen(stun_strerror(INT_MAX)) > 0);
 	assert_string_equal(stun_error_reason(420), "Unknown Attribute");
 	assert_string_equal(stun_error_reason(400), "Bad Request");
+}
+
+/*
+ * OpenSSL allocations still live, counted through CRYPTO_set_mem_functions()
+ * (installed first thing in main, before OpenSSL allocates anything).
+ */
+static atomic_long ossl_live;
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+	void *p = malloc(n);
+
+	if (p)
+		atomic_fetch_add(&ossl_live, 1);
+	return p;
+}
+
+static void *count_realloc(void *old, size_t n, const char *file, int line)
+{
+	void *p;
+
+	if (!old)
+		return count_malloc(n, file, line);
+	if (!n) {
+		free(old);
+		atomic_fetch_sub(&ossl_live, 1);
+		return NULL;
+	}
+	p = realloc(old, n);
+	return p;
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+	if (p)
+		atomic_fetch_sub(&ossl_live, 1);
+	free(p);
+}
+
+/* Sign and verify with both digests, as a server worker thread does. */
+static void *hmac_worker(void *arg)
+{
+	static const uint8_t key[] = "worker key";
+	uint8_t tid[STUN_TID_LEN] = {1, 2, 3}, buf[256];
+	struct stun_builder b;
+	struct stun_msg m;
+	int len;
+
+	stun_build_init(&b, buf, sizeof(buf), STUN_BINDING_REQUEST, tid);
+	stun_build_integrity(&b, key, sizeof(key));
+	stun_build_integrity_sha256(&b, key, sizeof(key), 0);
+	len = stun_build_finish(&b);
+	if (len < 0 || stun_msg_parse(&m, buf, (size_t)len) ||
+	    stun_msg_check_integrity(&m, key, sizeof(key)) ||
+	    stun_msg_check_integrity_sha256(&m, key, sizeof(key)))
+		return (void *)1;
+	return NULL;
+}
+
+/*
+ * The HMAC contexts are cached per thread; a thread that exits must take
+ * its contexts with it, or a process that starts threads over its lifetime
+ * (worker restarts, an endpoint's helper threads) leaks without bound.
+ */
+static void test_hmac_threads_do_not_leak(void **state)
+{
+	const int threads = 50;
+	long before, after;
+	pthread_t t;
+	void *ret;
+	int i;
+
+	/* Warm up OpenSSL's one-time state and this thread's own contexts. */
+	assert_null(hmac_worker(NULL));
+	before = atomic_load(&ossl_live);
+	for (i = 0; i < threads; i++) {
+		assert_int_equal(pthread_create(&t, NULL, hmac_worker, NULL), 0);
+		assert_int_equal(pthread_join(t, &ret), 0);
+		assert_null(ret);
+	}
+	after = atomic_load(&ossl_live);
+	/* Each leaked thread would keep two contexts of several allocations each. */
+	assert_true(after - before < threads);
 }
 
 int main(void)
@@ -929,7 +1020,12 @@ int main(void)
 	    cmocka_unit_test(test_mutations),
 	    cmocka_unit_test(test_builder_overflow),
 	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_hmac_threads_do_not_leak),
 	};
 
+	if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free)) {
+		fprintf(stderr, "OpenSSL allocated before main: cannot count allocations\n");
+		return 1;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

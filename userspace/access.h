@@ -5,7 +5,10 @@
  * and parser, message protection with a session token or pair key, the
  * pager that splits a routing table into datagrams of at most
  * PH_DATAGRAM_MAX bytes, and the pair key derivation.  Shared by the
- * server and the endpoint.  Nothing here logs or allocates.
+ * server and the endpoint.  Nothing here logs.  Only OpenSSL allocates:
+ * access_msg_finish()/access_msg_verify() through the STUN codec's
+ * per-thread HMAC contexts (once per thread), access_pair_key() and
+ * access_session_key() on every call (one-shot HMAC()).
  *
  * Reading is gated like the STUN codec: stun_msg_parse() bounds every
  * TLV, then access_attr_check_value() checks the format of one of our
