@@ -33,8 +33,14 @@
 #define EC400 "00 09 00 0f 00 00 04 00 42 61 64 20 52 65 71 75 65 73 74 00"
 #define EC420 "00 09 00 15 00 00 04 14 55 6e 6b 6e 6f 77 6e 20 41 74 74 72 69 62 75 74 65 00 00 00"
 
-static struct sockaddr_in src4;
-static struct sockaddr_in6 src6, src_mapped;
+/* RESPONSE-ORIGIN 198.51.100.1:3478 / [2001:db8::1]:3478, OTHER-ADDRESS .2:3479 / ::2:3479 */
+#define RO4 "80 2b 00 08 00 01 0d 96 c6 33 64 01"
+#define OA4 "80 2c 00 08 00 01 0d 97 c6 33 64 02"
+#define RO6 "80 2b 00 14 00 02 0d 96 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01"
+#define OA6 "80 2c 00 14 00 02 0d 97 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 02"
+
+static struct sockaddr_in src4, origin4, other4;
+static struct sockaddr_in6 src6, src_mapped, origin6, other6, origin_mapped, other_mapped;
 
 static int setup_sources(void **state)
 {
@@ -47,6 +53,22 @@ static int setup_sources(void **state)
 	src_mapped.sin6_family = AF_INET6;
 	src_mapped.sin6_port = htons(32853);
 	inet_pton(AF_INET6, "::ffff:192.0.2.1", &src_mapped.sin6_addr);
+
+	origin4.sin_family = other4.sin_family = AF_INET;
+	origin4.sin_port = htons(3478);
+	other4.sin_port = htons(3479);
+	inet_pton(AF_INET, "198.51.100.1", &origin4.sin_addr);
+	inet_pton(AF_INET, "198.51.100.2", &other4.sin_addr);
+	origin6.sin6_family = other6.sin6_family = AF_INET6;
+	origin6.sin6_port = htons(3478);
+	other6.sin6_port = htons(3479);
+	inet_pton(AF_INET6, "2001:db8::1", &origin6.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8::2", &other6.sin6_addr);
+	origin_mapped.sin6_family = other_mapped.sin6_family = AF_INET6;
+	origin_mapped.sin6_port = htons(3478);
+	other_mapped.sin6_port = htons(3479);
+	inet_pton(AF_INET6, "::ffff:198.51.100.1", &origin_mapped.sin6_addr);
+	inet_pton(AF_INET6, "::ffff:198.51.100.2", &other_mapped.sin6_addr);
 	return 0;
 }
 
@@ -113,9 +135,13 @@ static size_t msg_hex(uint8_t *buf, size_t cap, const char *s, bool fp)
 	return fp ? add_fp(buf, n) : n;
 }
 
-/* Run binding_answer and compare with the expected outcome and bytes. */
-static void expect(const uint8_t *req, size_t len, const struct sockaddr *src,
-		   enum binding_outcome want, const uint8_t *reply, size_t reply_len)
+/*
+ * Run binding_answer (ctx NULL) or binding_answer_ctx and compare with the
+ * expected outcome and bytes.
+ */
+static void expect_ctx(const uint8_t *req, size_t len, const struct sockaddr *src,
+		       const struct binding_ctx *ctx, enum binding_outcome want,
+		       const uint8_t *reply, size_t reply_len)
 {
 	uint8_t out[BINDING_REPLY_MAX + 16];
 	enum binding_outcome got = BINDING_OUTCOME_MAX;
@@ -125,7 +151,10 @@ static void expect(const uint8_t *req, size_t len, const struct sockaddr *src,
 	assert_non_null(exact);
 	memcpy(exact, req, len);
 	memset(out, 0xEE, sizeof(out));
-	n = binding_answer(exact, len, src, out, BINDING_REPLY_MAX, &got);
+	if (ctx)
+		n = binding_answer_ctx(exact, len, src, ctx, out, BINDING_REPLY_MAX, &got);
+	else
+		n = binding_answer(exact, len, src, out, BINDING_REPLY_MAX, &got);
 	free(exact);
 	if (got != want)
 		fail_msg("outcome %s, want %s", binding_outcome_name(got),
@@ -135,6 +164,12 @@ static void expect(const uint8_t *req, size_t len, const struct sockaddr *src,
 		assert_memory_equal(out, reply, reply_len);
 	for (i = n; i < sizeof(out); i++)
 		assert_int_equal(out[i], 0xEE);
+}
+
+static void expect(const uint8_t *req, size_t len, const struct sockaddr *src,
+		   enum binding_outcome want, const uint8_t *reply, size_t reply_len)
+{
+	expect_ctx(req, len, src, NULL, want, reply, reply_len);
 }
 
 static void expect_silent(const uint8_t *req, size_t len, enum binding_outcome want)
@@ -413,6 +448,143 @@ static void test_edges(void **state)
 	assert_int_equal(binding_answer(req, n, source(0), out, sizeof(out), NULL), 40);
 }
 
+/* RFC 5780 service for source @s: IPv4 origin/other for src4, IPv6 for src6. */
+static struct binding_ctx ctx_for(int s)
+{
+	if (s == 0)
+		return (struct binding_ctx){(struct sockaddr *)&origin4,
+					    (struct sockaddr *)&other4};
+	return (struct binding_ctx){(struct sockaddr *)&origin6, (struct sockaddr *)&other6};
+}
+
+/* Expected RFC 5780 success response for source @s, FINGERPRINT iff @fp. */
+static size_t success5780_for(int s, bool fp, uint8_t *buf)
+{
+	if (s == 0)
+		return msg_hex(buf, 256, "01 01 00 24 " COOKIE " " TID " " XMA4 " " RO4 " " OA4,
+			       fp);
+	return msg_hex(buf, 256, "01 01 00 48 " COOKIE " " TID " " XMA6 " " RO6 " " OA6, fp);
+}
+
+/*
+ * With ctx->other: XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS, then
+ * FINGERPRINT iff the request had one; a CHANGE-REQUEST of any flags is
+ * answered the same way (the caller picked the socket).
+ */
+static void test_rfc5780_success(void **state)
+{
+	static const char *const reqs[] = {
+	    REQ("00 00"),
+	    REQ("00 08") " 00 03 00 04 00 00 00 06", /* change IP and port */
+	    REQ("00 08") " 00 03 00 04 00 00 00 02", /* change port */
+	    REQ("00 08") " 00 03 00 04 00 00 00 00", /* no change */
+	    REQ("00 10") " 80 22 00 03 61 62 63 00 00 03 00 04 00 00 00 04",
+	};
+	uint8_t req[256], want[256];
+	size_t i, n, w;
+	int s, fp;
+
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		for (fp = 0; fp < 2; fp++) {
+			n = msg_hex(req, sizeof(req), reqs[i], fp);
+			for (s = 0; s < N_SOURCES; s++) {
+				struct binding_ctx c = ctx_for(s);
+
+				w = success5780_for(s, fp, want);
+				expect_ctx(req, n, source(s), &c, BINDING_ANSWERED, want, w);
+			}
+		}
+	}
+}
+
+/* IPv4-mapped origin and other addresses are written as IPv4, like the source. */
+static void test_rfc5780_mapped(void **state)
+{
+	struct binding_ctx c = {(struct sockaddr *)&origin_mapped,
+				(struct sockaddr *)&other_mapped};
+	uint8_t req[64], want[128];
+	size_t n = msg_hex(req, sizeof(req), REQ("00 00"), true);
+	size_t w = success5780_for(0, true, want);
+
+	expect_ctx(req, n, (struct sockaddr *)&src_mapped, &c, BINDING_ANSWERED, want, w);
+	/* mixed families are written as given: IPv6 source, IPv4 origin and other */
+	c = ctx_for(0);
+	w = msg_hex(want, sizeof(want), "01 01 00 30 " COOKIE " " TID " " XMA6 " " RO4 " " OA4,
+		    true);
+	expect_ctx(req, n, source(1), &c, BINDING_ANSWERED, want, w);
+}
+
+/*
+ * Errors do not change with RFC 5780 service, nor do CHANGE-REQUEST's
+ * refusals without it: RESPONSE-PORT is still a 420, unknown attributes
+ * are still listed (without CHANGE-REQUEST), and a ctx whose other is NULL
+ * is no service at all.
+ */
+static void test_rfc5780_errors(void **state)
+{
+	uint8_t req[128], want[256];
+	struct binding_ctx c, none = {(struct sockaddr *)&origin4, NULL};
+	size_t n, w;
+	int s, fp;
+
+	for (fp = 0; fp < 2; fp++) {
+		for (s = 0; s < N_SOURCES; s++) {
+			c = ctx_for(s);
+			n = msg_hex(req, sizeof(req), REQ("00 08") " 00 27 00 04 9c 40 00 00", fp);
+			w = msg_hex(
+			    want, sizeof(want),
+			    "01 11 00 24 " COOKIE " " TID " " EC420 " 00 0a 00 02 00 27 00 00", fp);
+			expect_ctx(req, n, source(s), &c, BINDING_ERROR_REPLY, want, w);
+
+			n = msg_hex(req, sizeof(req),
+				    REQ("00 0c") " 00 03 00 04 00 00 00 06 00 30 00 00", fp);
+			w = msg_hex(
+			    want, sizeof(want),
+			    "01 11 00 24 " COOKIE " " TID " " EC420 " 00 0a 00 02 00 30 00 00", fp);
+			expect_ctx(req, n, source(s), &c, BINDING_ERROR_REPLY, want, w);
+
+			n = msg_hex(req, sizeof(req), REQ("00 08") " 00 03 00 04 00 00 00 06", fp);
+			w = msg_hex(
+			    want, sizeof(want),
+			    "01 11 00 24 " COOKIE " " TID " " EC420 " 00 0a 00 02 00 03 00 00", fp);
+			expect_ctx(req, n, source(s), &none, BINDING_ERROR_REPLY, want, w);
+
+			/* CHANGE-REQUEST twice: still 400 */
+			n = msg_hex(req, sizeof(req),
+				    REQ("00 10") " 00 03 00 04 00 00 00 06 00 03 00 04 00 00 00 06",
+				    fp);
+			w = msg_hex(want, sizeof(want), ERR400, fp);
+			expect_ctx(req, n, source(s), &c, BINDING_ERROR_REPLY, want, w);
+		}
+	}
+	/* without service, a plain request gets the plain answer */
+	n = msg_hex(req, sizeof(req), REQ("00 00"), false);
+	w = success_for(0, false, want);
+	expect_ctx(req, n, source(0), &none, BINDING_ANSWERED, want, w);
+}
+
+/* An unusable origin or other address drops, as an unusable source does. */
+static void test_rfc5780_bad_ctx(void **state)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct binding_ctx no_origin = {NULL, (struct sockaddr *)&other4};
+	struct binding_ctx unix_origin = {(struct sockaddr *)&sun, (struct sockaddr *)&other4};
+	struct binding_ctx unix_other = {(struct sockaddr *)&origin4, (struct sockaddr *)&sun};
+	struct binding_ctx good = ctx_for(0);
+	uint8_t req[64], out[BINDING_REPLY_MAX];
+	enum binding_outcome o = BINDING_ANSWERED;
+	size_t n = msg_hex(req, sizeof(req), REQ("00 00"), false);
+
+	expect_ctx(req, n, source(0), &no_origin, BINDING_DROPPED, NULL, 0);
+	expect_ctx(req, n, source(0), &unix_origin, BINDING_DROPPED, NULL, 0);
+	expect_ctx(req, n, source(0), &unix_other, BINDING_DROPPED, NULL, 0);
+	/* exactly enough room, then one byte short */
+	assert_int_equal(binding_answer_ctx(req, n, source(0), &good, out, 56, &o), 56);
+	assert_int_equal(o, BINDING_ANSWERED);
+	assert_int_equal(binding_answer_ctx(req, n, source(0), &good, out, 55, &o), 0);
+	assert_int_equal(o, BINDING_DROPPED);
+}
+
 static void test_outcome_names(void **state)
 {
 	assert_string_equal(binding_outcome_name(BINDING_ANSWERED), "answered");
@@ -497,6 +669,10 @@ int main(void)
 	    cmocka_unit_test(test_420_rfc5780),
 	    cmocka_unit_test(test_400),
 	    cmocka_unit_test(test_edges),
+	    cmocka_unit_test(test_rfc5780_success),
+	    cmocka_unit_test(test_rfc5780_mapped),
+	    cmocka_unit_test(test_rfc5780_errors),
+	    cmocka_unit_test(test_rfc5780_bad_ctx),
 	    cmocka_unit_test(test_outcome_names),
 	    cmocka_unit_test(test_random_requests),
 	};

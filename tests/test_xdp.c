@@ -38,6 +38,11 @@
 
 #define SRV_PORT	3478
 #define WILD_PORT	3479	/* listened on the wildcard address of both families */
+#define RFC_PORT	3481	/* RFC 5780 listeners, OTHER-ADDRESS of the same family */
+#define RFC_X_PORT	3482	/* RFC 5780 listeners, OTHER-ADDRESS of the other family */
+#define OTHER_PORT	3483
+#define OTHER4		"198.18.0.3"
+#define OTHER6		"2001:db8::3"
 #define CLI_PORT	40000
 #define SRC4		"198.18.1.2"
 #define DST4		"198.18.0.1"
@@ -266,6 +271,16 @@ static void msg_username(struct msg *m)
 {
 	m_hdr(m, STUN_BINDING_REQUEST);
 	m_attr(m, STUN_ATTR_USERNAME, "alice", 5);
+	m_fp(m);
+}
+
+/* RFC 5780 CHANGE-REQUEST (change IP and port): userspace answers from another socket. */
+static void msg_change_req(struct msg *m)
+{
+	uint8_t flags[4] = {0, 0, 0, STUN_CHANGE_IP | STUN_CHANGE_PORT};
+
+	m_hdr(m, STUN_BINDING_REQUEST);
+	m_attr(m, STUN_ATTR_CHANGE_REQUEST, flags, sizeof(flags));
 	m_fp(m);
 }
 
@@ -551,8 +566,74 @@ static size_t build_frame(uint8_t *f, const struct fopt *o, const uint8_t *pl, s
 }
 
 /*
+ * The OTHER-ADDRESS the listener o->dport is given in group_setup(), or
+ * false when that listener has no RFC 5780 service.
+ */
+static bool rfc_other(const struct fopt *o, struct sockaddr_storage *other)
+{
+	bool v6 = o->dport == RFC_X_PORT ? !o->v6 : o->v6;
+
+	if (o->dport != RFC_PORT && o->dport != RFC_X_PORT)
+		return false;
+	memset(other, 0, sizeof(*other));
+	if (v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)other;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(OTHER_PORT);
+		assert_int_equal(inet_pton(AF_INET6, OTHER6, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)other;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(OTHER_PORT);
+		assert_int_equal(inet_pton(AF_INET, OTHER4, &s4->sin_addr), 1);
+	}
+	return true;
+}
+
+/* A plain (not XORed) address attribute at p; returns its length. */
+static size_t put_addr_attr(uint8_t *p, uint16_t type, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	bool v6 = ss->ss_family == AF_INET6;
+
+	put16(p, type);
+	put16(p + 2, v6 ? 20 : 8);
+	p[4] = 0;
+	p[5] = v6 ? STUN_FAMILY_IPV6 : STUN_FAMILY_IPV4;
+	memcpy(p + 6, v6 ? (const void *)&s6->sin6_port : (const void *)&s4->sin_port, 2);
+	memcpy(p + 8, v6 ? (const void *)&s6->sin6_addr : (const void *)&s4->sin_addr, v6 ? 16 : 4);
+	return v6 ? 24 : 12;
+}
+
+/* The address:port the frame under o is sent to (RESPONSE-ORIGIN of its answer). */
+static void dst_addr(const struct fopt *o, struct sockaddr_storage *ss)
+{
+	uint8_t src[16], dst[16];
+
+	addrs(o, src, dst);
+	memset(ss, 0, sizeof(*ss));
+	if (o->v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(o->dport ? o->dport : SRV_PORT);
+		memcpy(&s6->sin6_addr, dst, 16);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(o->dport ? o->dport : SRV_PORT);
+		memcpy(&s4->sin_addr, dst, 4);
+	}
+}
+
+/*
  * The response the program must send for request msg under o, built from
- * the Binding rules: swapped MACs/IPs/ports, TTL 64, XOR-MAPPED-ADDRESS and
+ * the Binding rules: swapped MACs/IPs/ports, TTL 64, XOR-MAPPED-ADDRESS,
+ * RESPONSE-ORIGIN and OTHER-ADDRESS for an RFC 5780 listener, and
  * FINGERPRINT iff the request had one.
  */
 static size_t build_expected(uint8_t *f, const struct fopt *o, const struct msg *req, bool fp)
@@ -560,6 +641,7 @@ static size_t build_expected(uint8_t *f, const struct fopt *o, const struct msg 
 	uint8_t src[16], dst[16], *ip, *udp, *s;
 	size_t alen = o->v6 ? 16 : 4, hdrs = 14 + (o->v6 ? 40 : 20) + 8;
 	size_t xlen = o->v6 ? 20 : 8, slen, i;
+	struct sockaddr_storage origin, other;
 	uint16_t ck;
 
 	memset(f, 0, FRAME_MAX);
@@ -575,6 +657,11 @@ static size_t build_expected(uint8_t *f, const struct fopt *o, const struct msg 
 	for (i = 0; i < alen; i++)
 		s[28 + i] = src[i] ^ s[4 + i]; /* cookie, then transaction id */
 	slen = 24 + xlen;
+	if (rfc_other(o, &other)) {
+		dst_addr(o, &origin);
+		slen += put_addr_attr(s + slen, STUN_ATTR_RESPONSE_ORIGIN, &origin);
+		slen += put_addr_attr(s + slen, STUN_ATTR_OTHER_ADDRESS, &other);
+	}
 	put16(s + 2, slen - STUN_HEADER_LEN);
 	if (fp) {
 		put16(s + 2, slen - STUN_HEADER_LEN + 8);
@@ -694,7 +781,7 @@ static void assert_counted(const struct run_result *res, enum ph_xdp_reason reas
 static enum binding_outcome userspace_answer(const struct fopt *o, const struct msg *m,
 					     uint8_t *out, size_t *out_len)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss = {0}, origin, other;
 	enum binding_outcome oc = BINDING_OUTCOME_MAX;
 
 	if (o->v6) {
@@ -709,6 +796,14 @@ static enum binding_outcome userspace_answer(const struct fopt *o, const struct 
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(CLI_PORT);
 		assert_int_equal(inet_pton(AF_INET, SRC4, &s4->sin_addr), 1);
+	}
+	if (rfc_other(o, &other)) {
+		struct binding_ctx ctx = {(struct sockaddr *)&origin, (struct sockaddr *)&other};
+
+		dst_addr(o, &origin);
+		*out_len = binding_answer_ctx(m->b, m->len, (struct sockaddr *)&ss, &ctx, out,
+					      BINDING_REPLY_MAX, &oc);
+		return oc;
 	}
 	*out_len = binding_answer(m->b, m->len, (struct sockaddr *)&ss, out, BINDING_REPLY_MAX,
 				  &oc);
@@ -749,12 +844,27 @@ static const struct xdp_case cases[] = {
 	TX("v4 trailer + shrink", msg_sw_odd_fp, V4(.trailer = 3), true),
 	TX("v4 empty software", msg_empty_attr, V4(), false),
 	TX("v4 udp checksum 0", msg_fp, V4(.flags = F_NO_UDPCSUM), true),
+	TX("v4 plain, udp checksum 0", msg_plain, V4(.flags = F_NO_UDPCSUM), false),
+	TX("v4 plain wildcard listener", msg_plain, V4(.dport = WILD_PORT, .dst = "198.18.0.9"),
+	   false),
 	TX("v6 plain", msg_plain, V6(), false),
 	TX("v6 fingerprint", msg_fp, V6(), true),
 	TX("v6 software odd + fp", msg_sw_odd_fp, V6(), true),
 	TX("v6 548 bytes + fp", msg_max_fp, V6(), true),
 	TX("v6 wildcard listener", msg_plain, V6(.dport = WILD_PORT, .dst = "2001:db8::99"), false),
 	TX("v6 ethernet trailer", msg_fp, V6(.trailer = 6), true),
+	/* RFC 5780 listeners: RESPONSE-ORIGIN and OTHER-ADDRESS after XOR-MAPPED-ADDRESS */
+	TX("v4 rfc5780", msg_plain, V4(.dport = RFC_PORT), false),
+	TX("v4 rfc5780 + fp", msg_fp, V4(.dport = RFC_PORT), true),
+	TX("v4 rfc5780 software odd + fp", msg_sw_odd_fp, V4(.dport = RFC_PORT), true),
+	TX("v4 rfc5780 ethernet trailer", msg_plain, V4(.dport = RFC_PORT, .trailer = 10), false),
+	TX("v4 rfc5780, IPv6 other", msg_plain, V4(.dport = RFC_X_PORT), false),
+	TX("v4 rfc5780, IPv6 other + fp", msg_fp, V4(.dport = RFC_X_PORT), true),
+	TX("v6 rfc5780", msg_plain, V6(.dport = RFC_PORT), false),
+	TX("v6 rfc5780 + fp", msg_fp, V6(.dport = RFC_PORT), true),
+	TX("v6 rfc5780 548 bytes + fp", msg_max_fp, V6(.dport = RFC_PORT), true),
+	TX("v6 rfc5780, IPv4 other", msg_plain, V6(.dport = RFC_X_PORT), false),
+	TX("v6 rfc5780, IPv4 other + fp", msg_fp, V6(.dport = RFC_X_PORT), true),
 	/* passed up: not for the kernel path */
 	PASS("arp", msg_plain, V4(.flags = F_ARP), PH_PASS_NOT_IP),
 	PASS("arp broadcast", msg_plain, V4(.flags = F_ARP | F_MCAST_MAC), PH_PASS_NOT_IP),
@@ -782,6 +892,7 @@ static const struct xdp_case cases[] = {
 	PASS("v6 udp length short", msg_plain, V6(.flags = F_UDPLEN_SHORT), PH_PASS_TRUNCATED),
 	PASS("v4 bad ip checksum", msg_plain, V4(.flags = F_BAD_IPCSUM), PH_PASS_BAD_CSUM),
 	PASS("v4 bad udp checksum", msg_fp, V4(.flags = F_BAD_UDPCSUM), PH_PASS_BAD_CSUM),
+	PASS("v4 plain, bad udp checksum", msg_plain, V4(.flags = F_BAD_UDPCSUM), PH_PASS_BAD_CSUM),
 	PASS("v6 bad udp checksum", msg_fp, V6(.flags = F_BAD_UDPCSUM), PH_PASS_BAD_CSUM),
 	PASS("v6 udp checksum 0", msg_plain, V6(.flags = F_NO_UDPCSUM), PH_PASS_BAD_CSUM),
 	PASS("v4 len 21 bad csum", msg_len21, V4(.flags = F_BAD_UDPCSUM), PH_PASS_BAD_CSUM),
@@ -792,6 +903,10 @@ static const struct xdp_case cases[] = {
 	PASS("other method request", msg_other_method, V4(), PH_PASS_NOT_BINDING_REQ),
 	PASS("rfc5769 response (fp ok)", msg_rfc5769_resp4, V4(), PH_PASS_NOT_BINDING_REQ),
 	PASS("comprehension-required", msg_username, V4(), PH_PASS_ATTRIBUTES),
+	PASS("v4 rfc5780 change-request", msg_change_req, V4(.dport = RFC_PORT),
+	     PH_PASS_ATTRIBUTES),
+	PASS("v6 rfc5780 change-request", msg_change_req, V6(.dport = RFC_PORT),
+	     PH_PASS_ATTRIBUTES),
 	PASS("rfc5769 request (fp ok)", msg_rfc5769_req, V4(), PH_PASS_ATTRIBUTES),
 	PASS("v6 comprehension-required", msg_username, V6(), PH_PASS_ATTRIBUTES),
 	PASS("too long", msg_too_long, V4(), PH_PASS_TOO_LONG),
@@ -821,18 +936,31 @@ static const struct xdp_case cases[] = {
 static void run_case(void **state)
 {
 	const struct xdp_case *c = *state;
-	uint8_t in[FRAME_MAX], want[FRAME_MAX], ua[BINDING_REPLY_MAX];
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], ua[BINDING_REPLY_MAX], first[FRAME_MAX];
 	struct run_result *res = calloc(1, sizeof(*res));
 	enum binding_outcome oc;
 	size_t len, want_len, ua_len, hdrs;
+	uint32_t first_len;
 	struct msg m;
 
 	assert_non_null(res);
 	c->msg(&m);
 	len = build_frame(in, &c->fo, m.b, m.len);
+	/*
+	 * Twice: the first run may fill the listener memo, the second then
+	 * meets a warm one, which is when a plain IPv4 request takes the fast
+	 * path.  Both must give the same verdict, count and bytes.
+	 */
 	run(in, len, res);
 	assert_int_equal(res->verdict, c->verdict);
 	assert_counted(res, c->reason, len);
+	memcpy(first, res->out, res->out_len);
+	first_len = res->out_len;
+	run(in, len, res);
+	assert_int_equal(res->verdict, c->verdict);
+	assert_counted(res, c->reason, len);
+	assert_int_equal(res->out_len, first_len);
+	assert_memory_equal(res->out, first, first_len);
 
 	if (c->verdict != XDP_TX) {
 		/* Passed or dropped frames are left exactly as they came. */
@@ -870,6 +998,29 @@ static void test_drops_agree_with_userspace(void **state)
 		c->msg(&m);
 		if (userspace_answer(&c->fo, &m, ua, &ua_len) != BINDING_DROPPED)
 			fail_msg("%s: XDP drops, userspace does not", c->name);
+	}
+}
+
+/*
+ * What the kernel passes up on an RFC 5780 listener, a CHANGE-REQUEST,
+ * userspace answers with the same three addresses the kernel writes (the
+ * server then sends it from the socket the flags select).
+ */
+static void test_change_request_answered_by_userspace(void **state)
+{
+	struct fopt fos[2] = {V4(.dport = RFC_PORT), V6(.dport = RFC_PORT)};
+	uint8_t ua[BINDING_REPLY_MAX];
+	size_t ua_len;
+	struct msg m;
+	int f;
+
+	msg_change_req(&m);
+	for (f = 0; f < 2; f++) {
+		assert_int_equal(userspace_answer(&fos[f], &m, ua, &ua_len), BINDING_ANSWERED);
+		/* XMA, RESPONSE-ORIGIN, OTHER-ADDRESS of the family, FINGERPRINT */
+		assert_int_equal(ua_len, f ? 20 + 3 * 24 + 8 : 20 + 3 * 12 + 8);
+		assert_int_equal(get16(ua + 20 + (f ? 24 : 12)), STUN_ATTR_RESPONSE_ORIGIN);
+		assert_int_equal(get16(ua + 20 + (f ? 48 : 24)), STUN_ATTR_OTHER_ADDRESS);
 	}
 }
 
@@ -951,7 +1102,8 @@ static void test_mutations_agree(void **state)
 
 	assert_non_null(res);
 	for (i = 0; i < 3000; i++) {
-		struct fopt fo = {.v6 = i & 1};
+		/* Families in blocks of 50, each block mostly with a warm memo. */
+		struct fopt fo = {.v6 = (i / 50) & 1};
 
 		gens[(i / 2) % 4](&m);
 		n = 1 + rand_r(&seed) % 3;
@@ -1143,14 +1295,28 @@ static void test_report_costs(void **state)
 
 /* ---- setup ---- */
 
-static int add_listener(int fd, uint8_t family, const char *addr, uint16_t port)
+/* A listener with RFC 5780 service when other (of other_family) is given. */
+static int add_listener_val(int fd, uint8_t family, const char *addr, uint16_t port,
+			    uint8_t other_family, const char *other, uint16_t other_port)
 {
 	struct ph_listen_key k = {.family = family, .port = htons(port)};
 	struct ph_listen_val v = {0};
 
 	if (addr && inet_pton(family, addr, k.addr) != 1)
 		return -EINVAL;
+	if (other) {
+		v.flags = PH_LISTEN_RFC5780;
+		v.other_family = other_family;
+		v.other_port = htons(other_port);
+		if (inet_pton(other_family, other, v.other_addr) != 1)
+			return -EINVAL;
+	}
 	return bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) ? -errno : 0;
+}
+
+static int add_listener(int fd, uint8_t family, const char *addr, uint16_t port)
+{
+	return add_listener_val(fd, family, addr, port, 0, NULL, 0);
 }
 
 static int group_setup(void **state)
@@ -1180,7 +1346,11 @@ static int group_setup(void **state)
 	if (add_listener(fd, AF_INET, DST4, SRV_PORT) ||
 	    add_listener(fd, AF_INET, NULL, WILD_PORT) ||
 	    add_listener(fd, AF_INET6, DST6, SRV_PORT) ||
-	    add_listener(fd, AF_INET6, NULL, WILD_PORT))
+	    add_listener(fd, AF_INET6, NULL, WILD_PORT) ||
+	    add_listener_val(fd, AF_INET, DST4, RFC_PORT, AF_INET, OTHER4, OTHER_PORT) ||
+	    add_listener_val(fd, AF_INET6, DST6, RFC_PORT, AF_INET6, OTHER6, OTHER_PORT) ||
+	    add_listener_val(fd, AF_INET, DST4, RFC_X_PORT, AF_INET6, OTHER6, OTHER_PORT) ||
+	    add_listener_val(fd, AF_INET6, DST6, RFC_X_PORT, AF_INET, OTHER4, OTHER_PORT))
 		goto err_skel;
 	return 0;
 
@@ -1202,6 +1372,7 @@ int main(void)
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_crc_tables),
 		cmocka_unit_test(test_drops_agree_with_userspace),
+		cmocka_unit_test(test_change_request_answered_by_userspace),
 		cmocka_unit_test(test_truncated_frames),
 		cmocka_unit_test(test_truncated_datagrams),
 		cmocka_unit_test(test_mutations_agree),

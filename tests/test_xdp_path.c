@@ -347,6 +347,137 @@ static void test_attach_listeners_stats_close(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* The pinned value of listener k; fails the test when k is absent. */
+static struct ph_listen_val read_val(struct fixture *f, struct ph_listen_key k)
+{
+	struct ph_listen_val v;
+	int fd = bpf_obj_get(pin(f, "listeners"));
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	close(fd);
+	return v;
+}
+
+static void assert_val(struct ph_listen_val v, int family, const char *ip, int port)
+{
+	__u8 addr[16] = {0};
+
+	assert_int_equal(v.flags, PH_LISTEN_RFC5780);
+	assert_int_equal(v.other_family, family);
+	assert_int_equal(v.other_port, htons(port));
+	assert_int_equal(inet_pton(family, ip, addr), 1);
+	assert_memory_equal(v.other_addr, addr, sizeof(addr));
+}
+
+/*
+ * Run the attached program over a 20-byte Binding request from
+ * 198.18.5.5:40000 to @dst:@port (UDP checksum 0, allowed over IPv4);
+ * returns the verdict and the answer's STUN length field in *stun_len.
+ */
+static __u32 run_binding_through(__u32 prog_id, const char *dst, int port, unsigned int *stun_len)
+{
+	unsigned char in[62] = {
+		0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00,
+		0x45, 0, 0, 48, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 5, 5, 0, 0, 0, 0,
+		0x9c, 0x40, 0, 0, 0, 28, 0, 0,
+		0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+	};
+	unsigned char out[256];
+	LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = in, .data_size_in = sizeof(in),
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	__u32 sum = 0;
+	int fd, i;
+
+	assert_int_equal(inet_pton(AF_INET, dst, in + 30), 1);
+	in[36] = port >> 8;
+	in[37] = port & 0xff;
+	for (i = 14; i < 34; i += 2)
+		sum += in[i] << 8 | in[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	in[24] = ~sum >> 8;
+	in[25] = ~sum & 0xff;
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_prog_test_run_opts(fd, &topts), 0);
+	close(fd);
+	*stun_len = topts.data_size_out >= 46 ? (unsigned int)(out[44] << 8 | out[45]) : 0;
+	return topts.retval;
+}
+
+/*
+ * Listeners with RFC 5780 service: values land in the pinned map as the
+ * program reads them (the attached program answers with RESPONSE-ORIGIN
+ * and OTHER-ADDRESS), bad other addresses change nothing, and the plain
+ * call takes the service away again without removing the listener.
+ */
+static void test_listeners_ex(void **state)
+{
+	struct fixture *f = *state;
+	struct xdp_path_opts o = { .ifname = f->ifa, .pin_dir = f->pin_dir };
+	struct ph_listen_key keys[PH_MAX_LISTENERS];
+	struct xdp_listener l[5];
+	struct ph_listen_val v;
+	struct sockaddr_storage plain;
+	unsigned int stun_len;
+	__u32 prog_id;
+	int n;
+
+	f->p = xdp_path_open(&o);
+	assert_non_null(f->p);
+	prog_id = pinned_link(f).prog_id;
+	memset(l, 0, sizeof(l));
+	l[0].addr = sa("198.18.0.1", 3478);
+	l[0].other = sa("198.18.0.3", 3479);
+	l[1].addr = sa("2001:db8::1", 3478);
+	l[1].other = sa("2001:db8::3", 3479);
+	l[2].addr = sa("198.18.0.1", 3480);
+	l[2].other = sa("::ffff:198.18.0.4", 3481);	/* lands as IPv4 */
+	l[3].addr = sa("0.0.0.0", 3479);		/* other AF_UNSPEC: no service */
+	l[4] = l[0];					/* the same twice is fine */
+	assert_int_equal(xdp_path_set_listeners_ex(f->p, l, 5), 0);
+	n = read_listeners(f, keys, PH_MAX_LISTENERS);
+	assert_int_equal(n, 4);
+	assert_val(read_val(f, lkey(AF_INET, "198.18.0.1", 3478)), AF_INET, "198.18.0.3", 3479);
+	assert_val(read_val(f, lkey(AF_INET6, "2001:db8::1", 3478)), AF_INET6, "2001:db8::3", 3479);
+	assert_val(read_val(f, lkey(AF_INET, "198.18.0.1", 3480)), AF_INET, "198.18.0.4", 3481);
+	v = read_val(f, lkey(AF_INET, "0.0.0.0", 3479));
+	assert_int_equal(v.flags, 0);
+	assert_int_equal(v.other_family, 0);
+
+	/* The attached program: XMA + RESPONSE-ORIGIN + OTHER-ADDRESS (3 x 12), or XMA only. */
+	assert_int_equal(run_binding_through(prog_id, "198.18.0.1", 3478, &stun_len), XDP_TX);
+	assert_int_equal(stun_len, 36);
+	assert_int_equal(run_binding_through(prog_id, "198.18.0.9", 3479, &stun_len), XDP_TX);
+	assert_int_equal(stun_len, 12);
+
+	/* Bad other addresses, or one address with two others: -EINVAL, map unchanged. */
+	l[4] = l[0];
+	l[4].other = sa("0.0.0.0", 3479);
+	assert_int_equal(xdp_path_set_listeners_ex(f->p, l, 5), -EINVAL);
+	l[4].other = sa("::", 3479);
+	assert_int_equal(xdp_path_set_listeners_ex(f->p, l, 5), -EINVAL);
+	l[4].other = sa("198.18.0.3", 0);
+	assert_int_equal(xdp_path_set_listeners_ex(f->p, l, 5), -EINVAL);
+	l[4].other.ss_family = AF_UNIX;
+	assert_int_equal(xdp_path_set_listeners_ex(f->p, l, 5), -EINVAL);
+	l[4].other = sa("198.18.0.5", 3479);
+	assert_int_equal(xdp_path_set_listeners_ex(f->p, l, 5), -EINVAL);
+	assert_int_equal(xdp_path_set_listeners_ex(f->p, NULL, 1), -EINVAL);
+	assert_int_equal(xdp_path_set_listeners_ex(f->p, l, PH_MAX_LISTENERS + 1), -E2BIG);
+	assert_int_equal(read_listeners(f, keys, PH_MAX_LISTENERS), 4);
+	assert_val(read_val(f, lkey(AF_INET, "198.18.0.1", 3478)), AF_INET, "198.18.0.3", 3479);
+
+	/* The plain call keeps the address and drops the service. */
+	plain = sa("198.18.0.1", 3478);
+	assert_int_equal(xdp_path_set_listeners(f->p, &plain, 1), 0);
+	assert_int_equal(read_listeners(f, keys, PH_MAX_LISTENERS), 1);
+	v = read_val(f, lkey(AF_INET, "198.18.0.1", 3478));
+	assert_int_equal(v.flags, 0);
+	assert_int_equal(v.other_port, 0);
+}
+
 /* Sets one per-CPU counter through the pinned map, as an earlier run would have. */
 static void write_counter(struct fixture *f, __u32 reason, __u64 packets, __u64 bytes)
 {
@@ -688,6 +819,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_attach_listeners_stats_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listeners_ex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_then_adopt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_dir_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_refused, setup, teardown),

@@ -14,8 +14,14 @@
  *   malformed without its unknown attributes, so telling the client to
  *   drop them (420) would only buy a second round trip and a 400.
  * - The 420's UNKNOWN-ATTRIBUTES lists, in request order and each once,
- *   the unknown comprehension-required types, CHANGE-REQUEST (flags set)
- *   and RESPONSE-PORT, at most STUN_MSG_MAX_UNKNOWN of them.
+ *   the unknown comprehension-required types, CHANGE-REQUEST (flags set,
+ *   and only without RFC 5780 service: with it the caller answers from
+ *   the socket the flags select) and RESPONSE-PORT (RFC 5780 §7.2 ties it
+ *   to a padded response to a port the client names, a reflection tool
+ *   this server does not offer), at most STUN_MSG_MAX_UNKNOWN of them.
+ * - RESPONSE-ORIGIN and OTHER-ADDRESS go on success answers only: discovery
+ *   (RFC 5780 §4.3-4.4) reads them from successes, and rule 11 fixes the
+ *   error responses' bytes, which both paths share.
  * - PADDING (RFC 5780) is accepted and ignored: rule 10 fixes the success
  *   response bytes, so the response is not padded.
  * - Attributes after MESSAGE-INTEGRITY are ignored as RFC 8489 §14.5 says.
@@ -75,9 +81,10 @@ static int source_address(const struct sockaddr *src, struct sockaddr_storage *d
 /*
  * Attributes that earn a 420, in request order, each once: the unknown
  * comprehension-required ones plus the RFC 5780 ones this server cannot
- * honour yet (no alternate address).  Returns how many went to @list.
+ * honour (CHANGE-REQUEST with flags unless @rfc5780, RESPONSE-PORT).
+ * Returns how many went to @list.
  */
-static size_t unsupported_attrs(const struct stun_msg *m, uint16_t *list, size_t max)
+static size_t unsupported_attrs(const struct stun_msg *m, bool rfc5780, uint16_t *list, size_t max)
 {
 	struct stun_attr_iter it;
 	const uint8_t *val;
@@ -92,7 +99,7 @@ static size_t unsupported_attrs(const struct stun_msg *m, uint16_t *list, size_t
 			uint32_t flags;
 
 			/* validated earlier: a duplicate or a bad length is a 400 */
-			refuse = !stun_msg_get_change_request(m, &flags) && flags;
+			refuse = !rfc5780 && !stun_msg_get_change_request(m, &flags) && flags;
 		} else if (type == STUN_ATTR_RESPONSE_PORT) {
 			refuse = true;
 		} else {
@@ -130,12 +137,14 @@ static size_t error_reply(const struct stun_msg *m, uint16_t method, int code,
 	return (size_t)len;
 }
 
-size_t binding_answer(const uint8_t *req, size_t len, const struct sockaddr *src, uint8_t *out,
-		      size_t cap, enum binding_outcome *outcome)
+size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr *src,
+			  const struct binding_ctx *ctx, uint8_t *out, size_t cap,
+			  enum binding_outcome *outcome)
 {
 	enum binding_outcome dummy;
 	uint16_t unknown[STUN_MSG_MAX_UNKNOWN];
-	struct sockaddr_storage peer;
+	struct sockaddr_storage peer, origin, other;
+	bool rfc5780 = ctx && ctx->other;
 	struct stun_builder b;
 	struct stun_msg m;
 	uint16_t method;
@@ -146,6 +155,8 @@ size_t binding_answer(const uint8_t *req, size_t len, const struct sockaddr *src
 		outcome = &dummy;
 	*outcome = BINDING_DROPPED;
 	if (!out || source_address(src, &peer))
+		return 0;
+	if (rfc5780 && (source_address(ctx->origin, &origin) || source_address(ctx->other, &other)))
 		return 0;
 	/* Rules 1-6: anything structurally wrong is dropped without a word. */
 	if (stun_msg_parse(&m, req, len))
@@ -169,14 +180,23 @@ size_t binding_answer(const uint8_t *req, size_t len, const struct sockaddr *src
 	err = stun_msg_check_attrs(&m, NULL);
 	if (err == -STUN_E_DUPLICATE || err == -STUN_E_BAD_VALUE)
 		return error_reply(&m, method, STUN_ERR_BAD_REQUEST, NULL, 0, out, cap, outcome);
-	n = unsupported_attrs(&m, unknown, STUN_MSG_MAX_UNKNOWN);
+	n = unsupported_attrs(&m, rfc5780, unknown, STUN_MSG_MAX_UNKNOWN);
 	if (n)
 		return error_reply(&m, method, STUN_ERR_UNKNOWN_ATTRIBUTE, unknown, n, out, cap,
 				   outcome);
 
-	/* Rule 10: exactly XOR-MAPPED-ADDRESS, then FINGERPRINT iff the request had one. */
+	/*
+	 * Rule 10: exactly XOR-MAPPED-ADDRESS, with RFC 5780 service then
+	 * RESPONSE-ORIGIN and OTHER-ADDRESS, then FINGERPRINT iff the request
+	 * had one.
+	 */
 	stun_build_init(&b, out, cap, STUN_BINDING_SUCCESS, m.tid);
 	stun_build_add_xor_addr(&b, (const struct sockaddr *)&peer);
+	if (rfc5780) {
+		stun_build_add_addr(&b, STUN_ATTR_RESPONSE_ORIGIN,
+				    (const struct sockaddr *)&origin);
+		stun_build_add_addr(&b, STUN_ATTR_OTHER_ADDRESS, (const struct sockaddr *)&other);
+	}
 	if (m.has_fingerprint)
 		stun_build_fingerprint(&b);
 	rlen = stun_build_finish(&b);
@@ -184,4 +204,10 @@ size_t binding_answer(const uint8_t *req, size_t len, const struct sockaddr *src
 		return 0;
 	*outcome = BINDING_ANSWERED;
 	return (size_t)rlen;
+}
+
+size_t binding_answer(const uint8_t *req, size_t len, const struct sockaddr *src, uint8_t *out,
+		      size_t cap, enum binding_outcome *outcome)
+{
+	return binding_answer_ctx(req, len, src, NULL, out, cap, outcome);
 }

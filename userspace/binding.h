@@ -3,8 +3,8 @@
  * Binding responder: the userspace answer to one datagram that arrived on a
  * STUN listening address:port.  It follows the Binding rules the XDP program
  * follows too, so the two paths produce byte-identical success responses;
- * the XDP test compares against binding_answer().  Stateless and allocation
- * free: safe to call from any thread on any input.
+ * the XDP test compares against binding_answer() and binding_answer_ctx().
+ * Stateless and allocation free: safe to call from any thread on any input.
  */
 #ifndef PINHOLE_BINDING_H
 #define PINHOLE_BINDING_H
@@ -31,6 +31,32 @@ enum binding_outcome {
  */
 size_t binding_answer(const uint8_t *req, size_t len, const struct sockaddr *src, uint8_t *out,
 		      size_t cap, enum binding_outcome *outcome);
+
+/*
+ * Where the answer comes from, for a server with RFC 5780 service (an
+ * alternate address, RFC 5780 §4.2).  Both are concrete addresses
+ * (AF_INET or AF_INET6; IPv4-mapped IPv6 is written as IPv4); for a
+ * socket bound to the any-address, origin is the address the request
+ * reached (IP_PKTINFO), as the XDP program reports it.
+ */
+struct binding_ctx {
+	const struct sockaddr *origin; /* RESPONSE-ORIGIN: where the answer is sent from */
+	const struct sockaddr *other;  /* OTHER-ADDRESS; NULL: no RFC 5780 service */
+};
+
+/*
+ * As binding_answer(); with ctx->other set the success answer carries
+ * RESPONSE-ORIGIN and OTHER-ADDRESS (after XOR-MAPPED-ADDRESS, before
+ * FINGERPRINT: the XDP program's layout) and a CHANGE-REQUEST is accepted
+ * whatever its flags (the caller sends the answer from the socket the
+ * flags select and passes that socket's address as origin).  RESPONSE-PORT
+ * still gets 420.  A NULL ctx or ctx->other is binding_answer() exactly;
+ * ctx->other set with origin NULL or of an unsupported family drops
+ * (BINDING_DROPPED), as an unusable src does.
+ */
+size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr *src,
+			  const struct binding_ctx *ctx, uint8_t *out, size_t cap,
+			  enum binding_outcome *outcome);
 
 /* Stable lower-case name of @o ("answered", ...); "invalid" when out of range. */
 const char *binding_outcome_name(enum binding_outcome o);

@@ -554,24 +554,56 @@ static int fill_key(const struct sockaddr_storage *ss, struct ph_listen_key *k)
 	return k->port ? 0 : -EINVAL;
 }
 
-int xdp_path_set_listeners(struct xdp_path *p, const struct sockaddr_storage *addrs, size_t n)
+/* The value for a listener: RFC 5780 service iff other is set.  0 or -EINVAL. */
+static int fill_val(const struct sockaddr_storage *other, struct ph_listen_val *v)
+{
+	struct ph_listen_key ok;
+	static const __u8 any[16];
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	if (other->ss_family == AF_UNSPEC)
+		return 0;
+	/* Same conversion as a key: family, port, IPv4 in the first 4 bytes. */
+	err = fill_key(other, &ok);
+	if (err)
+		return err;
+	/* OTHER-ADDRESS tells the client where to send: it must be an address. */
+	if (!memcmp(ok.addr, any, sizeof(any)))
+		return -EINVAL;
+	v->flags = PH_LISTEN_RFC5780;
+	v->other_family = ok.family;
+	v->other_port = ok.port;
+	memcpy(v->other_addr, ok.addr, sizeof(v->other_addr));
+	return 0;
+}
+
+int xdp_path_set_listeners_ex(struct xdp_path *p, const struct xdp_listener *l, size_t n)
 {
 	struct ph_listen_key want[PH_MAX_LISTENERS], *have = NULL, key, next;
+	struct ph_listen_val vals[PH_MAX_LISTENERS];
 	int fd = bpf_map__fd(p->skel->maps.listeners);
 	__u32 cap = bpf_map__max_entries(p->skel->maps.listeners);
-	struct ph_listen_val val = { 0 };
 	size_t i, j, nhave = 0;
 	int err = 0;
 	void *prev;
 
 	if (n > PH_MAX_LISTENERS || n > cap)
 		return -E2BIG;
-	if (n && !addrs)
+	if (n && !l)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		err = fill_key(&addrs[i], &want[i]);
+		err = fill_key(&l[i].addr, &want[i]);
+		if (!err)
+			err = fill_val(&l[i].other, &vals[i]);
 		if (err)
 			return err;
+		/* One key, one value: which of two others would the kernel send? */
+		for (j = 0; j < i; j++) {
+			if (!memcmp(&want[j], &want[i], sizeof(key)) &&
+			    memcmp(&vals[j], &vals[i], sizeof(vals[i])))
+				return -EINVAL;
+		}
 	}
 	/* Collect before deleting: deleting while walking restarts the walk. */
 	have = calloc(cap, sizeof(*have));
@@ -595,14 +627,36 @@ int xdp_path_set_listeners(struct xdp_path *p, const struct sockaddr_storage *ad
 			goto out;
 		}
 	}
+	/* An update replaces a kept entry's value in place: it never disappears. */
 	for (i = 0; i < n; i++) {
-		if (bpf_map_update_elem(fd, &want[i], &val, BPF_ANY)) {
+		if (bpf_map_update_elem(fd, &want[i], &vals[i], BPF_ANY)) {
 			err = -errno;
 			goto out;
 		}
 	}
 out:
 	free(have);
+	return err;
+}
+
+int xdp_path_set_listeners(struct xdp_path *p, const struct sockaddr_storage *addrs, size_t n)
+{
+	struct xdp_listener *l;
+	size_t i;
+	int err;
+
+	if (n > PH_MAX_LISTENERS)
+		return -E2BIG;
+	if (n && !addrs)
+		return -EINVAL;
+	l = calloc(n ? n : 1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	/* calloc left every other address AF_UNSPEC (0): no RFC 5780 service. */
+	for (i = 0; i < n; i++)
+		l[i].addr = addrs[i];
+	err = xdp_path_set_listeners_ex(p, l, n);
+	free(l);
 	return err;
 }
 

@@ -47,6 +47,27 @@ struct xdp_path *xdp_path_open(const struct xdp_path_opts *opts);
  */
 int xdp_path_set_listeners(struct xdp_path *p, const struct sockaddr_storage *addrs, size_t n);
 
+/* One listening address, with its RFC 5780 OTHER-ADDRESS if it has one. */
+struct xdp_listener {
+	struct sockaddr_storage addr;
+	struct sockaddr_storage other;	/* ss_family AF_UNSPEC: no RFC 5780 service */
+};
+
+/*
+ * As xdp_path_set_listeners(), for listeners that may offer RFC 5780
+ * service: for one whose other address is set (a concrete AF_INET or
+ * AF_INET6 address with a non-zero port; IPv4-mapped counts as IPv4), the
+ * kernel's Binding answers carry RESPONSE-ORIGIN (the address the request
+ * reached) and OTHER-ADDRESS (l[i].other), as binding_answer_ctx() writes
+ * them; requests with CHANGE-REQUEST still go to userspace.  A listener
+ * present before and after keeps answering throughout; a changed other
+ * address is in effect on every CPU within 25 jiffies (the program's
+ * per-CPU listener memo).  The same address twice with different other
+ * addresses is -EINVAL.  Returns 0, -EINVAL, -E2BIG, -ENOMEM or the map
+ * operation's -errno; on -EINVAL/-E2BIG the map is unchanged.
+ */
+int xdp_path_set_listeners_ex(struct xdp_path *p, const struct xdp_listener *l, size_t n);
+
 /* Sum the per-CPU stats map into out[PH_REASON_MAX].  Returns 0 or -errno. */
 int xdp_path_read_stats(struct xdp_path *p, struct ph_stat *out);
 
