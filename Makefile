@@ -104,7 +104,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(EP_LIB) $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 # Debian packages the project builds and tests with; installed only when missing.
-DEPS := clang llvm libbpf-dev bpftool liburing-dev libmnl-dev libcmocka-dev libssl-dev \
+DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool liburing-dev libmnl-dev libcmocka-dev libssl-dev \
         zlib1g-dev libsqlite3-dev libelf-dev linux-libc-dev iproute2 nftables conntrack \
         coturn tshark ethtool jq socat sqlite3 python3 util-linux gnuplot-nox procps psmisc
 
@@ -112,7 +112,7 @@ deps:
 	@bash tests/lab/deps.sh $(DEPS)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzzers
 	$(Q)bash tests/run.sh $(BUILD)
 
 unit: all
@@ -133,3 +133,34 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- fuzz: libFuzzer targets (tests/fuzz/), owned by the fuzz role ----------------------------
+# Each target compiles the parser sources it needs straight in, instrumented with ASan + UBSan.
+# `make fuzz` runs each for FUZZ_SECONDS and keeps the corpus in $(BUILD)/fuzz/corpus-<target>;
+# `make fuzz-smoke` runs each briefly and prints TAP lines.
+FUZZ_SECONDS  ?= 120
+FUZZ_CC       ?= $(CLANG)
+FUZZ_CFLAGS   := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                 -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Wno-unused-parameter \
+                 -fno-strict-aliasing -D_GNU_SOURCE -I. -Iuserspace -Ibpf -Iendpoint -Itests/fuzz
+FUZZ_LIB_SRCS := userspace/stun.c userspace/access.c userspace/binding.c userspace/nonce.c \
+                 userspace/addr.c userspace/log.c
+FUZZ_EP_SRCS  := $(filter-out endpoint/main.c,$(wildcard endpoint/*.c)) userspace/nat.c
+FUZZ_HDRS     := $(wildcard userspace/*.h bpf/*.h endpoint/*.h tests/fuzz/*.h)
+FUZZERS       := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz fuzz-smoke fuzzers
+
+$(BUILD)/fuzz/fuzz_endpoint: FUZZ_EXTRA := $(FUZZ_EP_SRCS)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(FUZZ_EP_SRCS) $(FUZZ_HDRS)
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_LIB_SRCS) $(FUZZ_EXTRA) -lcrypto -lz -o $@
+
+fuzzers: $(FUZZERS)
+
+fuzz: $(FUZZERS)
+	$(Q)bash tests/fuzz/run.sh $(BUILD) long $(FUZZ_SECONDS)
+
+fuzz-smoke: $(FUZZERS)
+	$(Q)bash tests/fuzz/run.sh $(BUILD) smoke
+# --- end fuzz ------------------------------------------------------------------------------

@@ -64,6 +64,22 @@ if [[ $which == all || $which == lab ]]; then
 		[[ -f $t ]] && run_lab "$t"
 	done
 fi
+# A short fuzzing smoke run of every libFuzzer target (`make fuzz` runs them long).
+if [[ $which == all || $which == fuzz ]] && compgen -G "$build/fuzz/fuzz_*" >/dev/null; then
+	log=$log_dir/fuzz-smoke.log
+	bash tests/fuzz/run.sh "$build" smoke "${FUZZ_SMOKE_SECONDS:-3}" >"$log" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$log")
+	f=$(grep -c '^not ok ' "$log")
+	if ((rc != 0 && f == 0)); then f=1; fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	printf '%-28s %3d passed, %d failed\n' fuzz-smoke "$p" "$f"
+	if ((f)); then
+		failures+=(fuzz-smoke)
+		grep -E '^not ok|^#' "$log" | head -20 | sed 's/^/    /'
+	fi
+fi
 if ((${#failures[@]})); then
 	echo "failing: ${failures[*]}"
 fi
