@@ -183,6 +183,9 @@ static bool from_server(const struct ep *ep, const struct sockaddr *from)
 	return addr_cmp(from, (const struct sockaddr *)&ep->cfg.server) == 0;
 }
 
+/* LOGOUT retransmissions: see ep_logout(). */
+#define LOGOUT_TRIES 3
+
 static void send_to(struct ep *ep, const uint8_t *buf, size_t len, const struct sockaddr *dst)
 {
 	if (sendto(ep->fd, buf, len, 0, dst, (socklen_t)addr_len(dst)) < 0) {
@@ -1017,21 +1020,23 @@ static void on_peer_message(struct ep *ep, const struct stun_msg *m, const uint8
 			 access_method_name(method), a, name);
 		return;
 	}
+	seen = peers_seen(p, m->tid, (const struct sockaddr *)from);
+	if (seen < 0) {
+		ep->stats.replays++;
+		return;
+	}
 	if (method == PH_METHOD_PROBE) {
 		/*
 		 * A verified probe from an address we do not use for this peer:
 		 * its real (peer-reflexive) address.  Ask there with ONLINE; the
 		 * session moves only when that answer verifies, so a replayed
-		 * probe cannot redirect us.
+		 * probe cannot redirect us.  Each probe is acted on once: a
+		 * captured probe replayed (from anywhere) must not make us send
+		 * ONLINE and its retransmissions toward a victim again.
 		 */
-		if (p->session != PEER_ESTABLISHED ||
-		    addr_cmp((struct sockaddr *)&p->addr, (const struct sockaddr *)from))
+		if (!seen && (p->session != PEER_ESTABLISHED ||
+			      addr_cmp((struct sockaddr *)&p->addr, (const struct sockaddr *)from)))
 			online_send(ep, p, from);
-		return;
-	}
-	seen = peers_seen(p, m->tid, (const struct sockaddr *)from);
-	if (seen < 0) {
-		ep->stats.replays++;
 		return;
 	}
 	if (method == PH_METHOD_MESSAGE) {
@@ -1547,6 +1552,12 @@ int ep_logout(struct ep *ep)
 	x->len = (size_t)len;
 	set_state(ep, EP_LOGGING_OUT);
 	txn_start(ep, x, &ep->cfg.server);
+	/*
+	 * Whoever asks to log out is on the way out: a few tries (0.7 s at the
+	 * default RTO) and the session times out on the server anyway.
+	 */
+	if (x->max_tries > LOGOUT_TRIES)
+		x->max_tries = LOGOUT_TRIES;
 	return 0;
 }
 

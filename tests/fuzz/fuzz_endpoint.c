@@ -37,9 +37,10 @@
  * Binding success from S answering a Binding request the endpoint sent S.
  * Unauthenticated content and sources never become destinations.
  *
- * FUZZ_EP_STRICT=1 also refuses the source of a replayed datagram (same
- * bytes, new source): the endpoint answering such a PROBE is reported as a
- * reflection.  FUZZ_EP_TRACE=1 prints every datagram both ways.
+ * The source of a replayed datagram (same bytes, new source) proves
+ * nothing either: the endpoint answering a replayed PROBE there is reported
+ * as a reflection.  FUZZ_EP_LENIENT=1 allows it (the oracle before the
+ * endpoint acted on each probe once).  FUZZ_EP_TRACE=1 prints every datagram both ways.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -97,7 +98,7 @@ static struct {
 	struct sockaddr_storage addr[SRC_N];
 	int cap_fd;
 	bool trace;
-	bool strict; /* FUZZ_EP_STRICT: a replayed datagram's new source proves nothing */
+	bool strict; /* a replayed datagram's new source proves nothing (unless FUZZ_EP_LENIENT) */
 } env;
 
 /* Per-input state: what the harness knows and what the endpoint did. */
@@ -196,7 +197,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	ll.sll_ifindex = (int)if_nametoindex("lo");
 	FUZZ_CHECK(bind(env.cap_fd, (struct sockaddr *)&ll, sizeof(ll)) == 0);
 	env.trace = getenv("FUZZ_EP_TRACE") != NULL;
-	env.strict = getenv("FUZZ_EP_STRICT") != NULL;
+	env.strict = getenv("FUZZ_EP_LENIENT") == NULL;
 	return 0;
 }
 
