@@ -424,10 +424,11 @@ static __always_inline enum ph_xdp_reason parse_ipv4(struct cursor *c, struct re
 		return PH_PASS_NOT_IP;
 	if (ip->ihl < 5)
 		return PH_PASS_TRUNCATED;
-	if (ip->ihl > 5)
-		return PH_PASS_IP_OPTIONS;
+	/* Protocol first: IGMP with Router Alert is not "UDP with options". */
 	if (ip->protocol != IPPROTO_UDP)
 		return PH_PASS_NOT_UDP;
+	if (ip->ihl > 5)
+		return PH_PASS_IP_OPTIONS;
 	if (ip->frag_off & bpf_htons(IP4_MF | IP4_OFFSET))
 		return PH_PASS_FRAGMENT;
 	udp = cur_pull(c, sizeof(*udp));
