@@ -44,6 +44,9 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 SERVER_SRCS := $(filter-out server/pinholectl.c,$(wildcard server/*.c))
+# The access server's modules, without main(): linked into pinhole-server and its tests.
+SRV_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(filter-out server/main.c,$(SERVER_SRCS)))
+SRV_LIB     := $(BUILD)/libpinhole-server.a
 
 BINS := $(BUILD)/pinhole-server
 ifneq ($(wildcard server/pinholectl.c),)
@@ -83,7 +86,11 @@ $(EP_LIB): $(EP_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/pinhole-server: $(patsubst %.c,$(BUILD)/%.o,$(SERVER_SRCS)) $(LIB)
+$(SRV_LIB): $(SRV_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/pinhole-server: $(BUILD)/server/main.o $(SRV_LIB) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -99,7 +106,7 @@ $(BUILD)/pinhole-load: $(patsubst %.c,$(BUILD)/%.o,$(filter-out %.bpf.c,$(wildca
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(EP_LIB) $(LIB)
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(SRV_LIB) $(EP_LIB) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * pinhole-server: answers STUN Binding requests on every --listen address,
- * in userspace through the io_uring loop and, with --xdp, in the kernel.
+ * pinhole-server: the access server.  Answers STUN Binding requests on
+ * every --listen address (in userspace through the io_uring loop and, with
+ * --xdp, in the kernel) and, with a store, runs the access protocol on the
+ * same sockets: login, routing tables, keepalives, punches, presence
+ * (server.c).  With --alt it also listens on the RFC 5780 alternate
+ * addresses.
  *
  * Threads: worker 0 runs in the main thread and owns signal handling (its
  * loop reads SIGINT/SIGTERM from a signalfd); --workers N adds N-1 threads,
@@ -17,11 +21,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libgen.h>
+#include <limits.h>
+
 #include "addr.h"
 #include "binding.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "server.h"
+#include "store.h"
 #include "xdp.h"
 
 #ifndef PINHOLE_VERSION
@@ -29,14 +38,22 @@
 #endif
 
 #define SOCK_BUF_BYTES	(8 << 20)
+/* Listeners plus the three extra RFC 5780 sockets. */
+#define MAX_SOCKS	(CONFIG_MAX_LISTEN + 3)
+/* Timer granularity: punch waits and retransmissions (RTO 100 ms). */
+#define TICK_MS		20
+/* pinholectl must never stall the loop for long (store.h's default is 5 s). */
+#define STORE_BUSY_MS	150
 
 struct worker {
 	struct server *srv;
 	unsigned int id;
 	pthread_t thread;
 	struct loop *loop;
-	int fds[CONFIG_MAX_LISTEN];
+	int fds[MAX_SOCKS];
 	size_t n_fds;
+	struct loop_udp *udp[MAX_SOCKS];	/* by core socket index; NULL: not bound */
+	struct srv_io io;
 	int err;			/* start-up result, valid once started is set */
 	bool started;
 	uint64_t outcomes[BINDING_OUTCOME_MAX];
@@ -46,25 +63,61 @@ struct worker {
 struct server {
 	struct config cfg;
 	struct xdp_path *xdp;
+	struct store *store;
+	struct srv core;
+	struct srv_sock socks[MAX_SOCKS];
+	unsigned int n_socks;
+	struct rfc5780 alt;
+	bool has_alt;
 	struct worker workers[CONFIG_MAX_WORKERS];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* a worker finished starting */
 };
 
+static uint8_t *io_buf(void *ctx, size_t *cap)
+{
+	struct worker *w = ctx;
+
+	/* The core writes straight into the send slot: no copy per reply. */
+	return loop_reply_buf(w->loop, cap);
+}
+
+static int io_send(void *ctx, unsigned int sock, size_t len, const struct sockaddr *to,
+		   const struct sockaddr *from)
+{
+	struct worker *w = ctx;
+
+	if (sock >= w->srv->n_socks || !w->udp[sock])
+		return -EBADF;
+	/* A socket bound to one address answers from it anyway: skip the cmsg. */
+	if (!w->srv->socks[sock].wildcard)
+		from = NULL;
+	return loop_send_commit(w->loop, w->udp[sock], len, to, from);
+}
+
 static void on_dgram(struct loop *l, const struct loop_dgram *d, void *ctx)
 {
 	struct worker *w = ctx;
-	enum binding_outcome oc = BINDING_DROPPED;
-	size_t cap, n;
-	uint8_t *out;
+	struct srv_dgram in = {
+		.data = d->data,
+		.len = d->len,
+		.src = d->src,
+		.dst = d->dst,
+	};
+	int oc;
 
-	/* The codec writes straight into the send slot: no copy per reply. */
-	out = loop_reply_buf(l, &cap);
-	n = binding_answer(d->data, d->len, d->src, out, cap, &oc);
-	if ((unsigned int)oc < BINDING_OUTCOME_MAX)
+	while (in.sock < w->srv->n_socks && w->udp[in.sock] != d->udp)
+		in.sock++;
+	oc = srv_input(&w->srv->core, &w->io, &in, srv_now_ms());
+	if (oc >= 0 && oc < BINDING_OUTCOME_MAX)
 		w->outcomes[oc]++;
-	if (n)
-		loop_reply_commit(l, d, n);
+}
+
+static void on_tick(struct loop *l, void *ctx)
+{
+	struct worker *w = ctx;
+
+	srv_tick(&w->srv->core, &w->io, srv_now_ms());
 }
 
 static void set_buf(int fd, int force, int plain)
@@ -118,26 +171,28 @@ static void worker_fini(struct worker *w)
  */
 static int worker_init(struct worker *w)
 {
-	const struct config *c = &w->srv->cfg;
+	const struct server *s = w->srv;
+	const struct config *c = &s->cfg;
 	struct loop_opts o = {.recv_bufs = 2048, .signals = w->id == 0};
 	char text[ADDR_STRLEN];
 	int err;
 
+	w->io = (struct srv_io){.buf = io_buf, .send = io_send, .ctx = w};
 	w->loop = loop_new(&o);
 	if (!w->loop) {
 		err = -errno;
 		pr_err("worker %u: io_uring loop: %s", w->id, strerror(errno));
 		return err;
 	}
-	for (size_t i = 0; i < c->n_listen; i++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&c->listen[i];
+	for (unsigned int i = 0; i < s->n_socks; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&s->socks[i].addr;
 		int fd;
 
 		addr_format(sa, text, sizeof(text));
-		fd = open_udp(&c->listen[i], c->workers > 1);
+		fd = open_udp(&s->socks[i].addr, c->workers > 1);
 		if (fd < 0) {
 			/* A host without IPv6 still serves IPv4 on the defaults. */
-			if (c->listen_default && sa->sa_family == AF_INET6 &&
+			if (c->listen_default && i < c->n_listen && sa->sa_family == AF_INET6 &&
 			    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
 				if (w->id == 0)
 					pr_warn("not listening on %s: %s", text, strerror(-fd));
@@ -147,17 +202,27 @@ static int worker_init(struct worker *w)
 			return fd;
 		}
 		w->fds[w->n_fds++] = fd;
-		if (!loop_add_udp(w->loop, fd, on_dgram, w)) {
+		w->udp[i] = loop_add_udp(w->loop, fd, on_dgram, w);
+		if (!w->udp[i]) {
 			err = -errno;
 			pr_err("cannot receive on %s: %s", text, strerror(errno));
 			return err;
 		}
 		if (w->id == 0)
-			pr_info("listening on %s (udp)", text);
+			pr_info("listening on %s (udp)%s", text,
+				i >= c->n_listen ? " for RFC 5780" : "");
 	}
 	if (!w->n_fds) {
 		pr_err("no address to listen on");
 		return -EADDRNOTAVAIL;
+	}
+	/* One worker runs the timers; the core's lock covers the others' input. */
+	if (w->id == 0 && s->core.access) {
+		err = loop_add_timer(w->loop, TICK_MS, on_tick, w);
+		if (err) {
+			pr_err("cannot add the access timer: %s", strerror(-err));
+			return err;
+		}
 	}
 	return 0;
 }
@@ -209,6 +274,28 @@ static int start_threads(struct server *s, unsigned int *started)
 	return 0;
 }
 
+/*
+ * The kernel answers plain Binding requests on every socket address; on
+ * the four RFC 5780 ones its answers carry OTHER-ADDRESS too (requests
+ * with CHANGE-REQUEST still come up: another socket must answer them).
+ */
+static int set_xdp_listeners(struct server *s)
+{
+	struct xdp_listener l[MAX_SOCKS];
+
+	memset(l, 0, sizeof(l));
+	for (unsigned int i = 0; i < s->n_socks; i++) {
+		struct sockaddr_storage origin;
+		unsigned int out;
+
+		l[i].addr = s->socks[i].addr;
+		l[i].other.ss_family = AF_UNSPEC;
+		if (s->has_alt)
+			rfc5780_route(&s->alt, i, 0, &out, &origin, &l[i].other);
+	}
+	return xdp_path_set_listeners_ex(s->xdp, l, s->n_socks);
+}
+
 static int xdp_start(struct server *s)
 {
 	const struct config *c = &s->cfg;
@@ -228,7 +315,7 @@ static int xdp_start(struct server *s)
 	/* xdp_path_open already logged attach/adopt, interface, mode and pins. */
 	pr_debug("xdp: %s, %s mode", xdp_path_adopted(s->xdp) ? "adopted" : "attached",
 		 xdp_path_mode(s->xdp));
-	err = xdp_path_set_listeners(s->xdp, c->listen, c->n_listen);
+	err = set_xdp_listeners(s);
 	if (err) {
 		pr_err("xdp: cannot set listeners: %s", strerror(-err));
 		return err;
@@ -285,6 +372,124 @@ static void log_summary(struct server *s)
 		}
 		pr_info("xdp:%s", off ? line : " no packets");
 	}
+	if (s->core.access) {
+		struct srv_stats a;
+
+		srv_get_stats(&s->core, &a);
+		pr_info("access: logins=%llu challenges=%llu refused=%llu replays=%llu "
+			"rate_limited=%llu fetches=%llu keepalives=%llu bad_token=%llu "
+			"unknown_session=%llu logouts=%llu timeouts=%llu moved=%llu punches=%llu "
+			"punch_acks=%llu punch_wait_expired=%llu presence=%llu presence_acks=%llu "
+			"unacked=%llu malformed=%llu integrity=%llu unmatched=%llu errors=%llu",
+			(unsigned long long)a.logins, (unsigned long long)a.challenges,
+			(unsigned long long)a.login_refused, (unsigned long long)a.replays,
+			(unsigned long long)a.rate_limited, (unsigned long long)a.fetches,
+			(unsigned long long)a.keepalives, (unsigned long long)a.keepalive_bad_token,
+			(unsigned long long)a.keepalive_unknown, (unsigned long long)a.logouts,
+			(unsigned long long)a.timeouts, (unsigned long long)a.moved,
+			(unsigned long long)a.punches, (unsigned long long)a.punch_acks,
+			(unsigned long long)a.punch_wait_expired, (unsigned long long)a.presence,
+			(unsigned long long)a.presence_acks, (unsigned long long)a.outbox_expired,
+			(unsigned long long)a.dropped_malformed,
+			(unsigned long long)a.dropped_integrity,
+			(unsigned long long)a.dropped_unmatched, (unsigned long long)a.errors);
+	}
+}
+
+/* The sockets every worker binds: the listeners, then the RFC 5780 extras. */
+static int plan_sockets(struct server *s)
+{
+	const struct config *c = &s->cfg;
+	const struct sockaddr_storage *p = config_alt_primary(c);
+	int err;
+
+	for (size_t i = 0; i < c->n_listen; i++) {
+		s->socks[i].addr = c->listen[i];
+		s->socks[i].wildcard = addr_is_any((const struct sockaddr *)&c->listen[i]);
+	}
+	s->n_socks = (unsigned int)c->n_listen;
+	if (!p)
+		return 0;
+	err = rfc5780_init(&s->alt, p, &c->alt);
+	if (err) {
+		pr_err("--alt: must differ from the primary address in IP and port");
+		return err;
+	}
+	s->alt.sock[0][0] = (unsigned int)(p - c->listen);
+	for (int k = 1; k < 4; k++) {
+		bool ip_alt = k & 2, port_alt = k & 1;
+
+		rfc5780_addr(&s->alt, ip_alt, port_alt, &s->socks[s->n_socks].addr);
+		s->alt.sock[ip_alt][port_alt] = s->n_socks++;
+	}
+	s->has_alt = true;
+	return 0;
+}
+
+/*
+ * Open the store unless told not to.  Without --db the default path is
+ * used only if its directory exists, so a plain STUN deployment (and the
+ * STUN tests) never creates files; with --db a failure is fatal.
+ */
+static int open_store(struct server *s)
+{
+	const struct config *c = &s->cfg;
+	struct store_opts so = {
+		.realm = c->realm[0] ? c->realm : NULL,
+		.busy_timeout_ms = STORE_BUSY_MS,
+	};
+	char dir[PATH_MAX];
+
+	if (c->stun_only) {
+		pr_info("access protocol off (--stun-only)");
+		return 0;
+	}
+	if (!c->db_given) {
+		snprintf(dir, sizeof(dir), "%s", c->db_path);
+		if (access(dirname(dir), F_OK)) {
+			pr_info("access protocol off: no store (%s does not exist; use --db PATH)",
+				dir);
+			return 0;
+		}
+	}
+	s->store = store_open(c->db_path, STORE_O_CREATE, &so);
+	if (!s->store) {
+		int err = -errno;
+
+		pr_err("store %s: %s%s", c->db_path, strerror(errno),
+		       errno == EINVAL && so.realm ? " (does --realm match the store's realm?)" : "");
+		return err;
+	}
+	pr_info("store %s, realm %s", c->db_path, store_realm(s->store));
+	return 0;
+}
+
+static int core_start(struct server *s)
+{
+	const struct config *c = &s->cfg;
+	struct srv_opts o = {
+		.store = s->store,
+		.socks = s->socks,
+		.n_socks = s->n_socks,
+		.alt = s->has_alt ? &s->alt : NULL,
+		.punch = !c->no_punch,
+		.punch_wait_ms = c->punch_wait_ms,
+		.keepalive_s = c->keepalive_s,
+		.login_rate = c->login_rate,
+		.max_sessions = c->max_sessions,
+	};
+	int err = srv_init(&s->core, &o);
+
+	if (err) {
+		pr_err("access server: %s", strerror(-err));
+		return err;
+	}
+	if (s->core.access)
+		pr_info("access protocol on: keepalive %u s (jitter %u ms, timeout %u ms), "
+			"punch %s, punch wait %u ms, login rate %u/s per source",
+			c->keepalive_s, s->core.ka_jitter_ms, s->core.ka_timeout_ms,
+			c->no_punch ? "off" : "on", c->punch_wait_ms, c->login_rate);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -315,6 +520,13 @@ int main(int argc, char **argv)
 		s.workers[i].id = i;
 	}
 
+	err = plan_sockets(&s);
+	if (!err)
+		err = open_store(&s);
+	if (!err)
+		err = core_start(&s);
+	if (err)
+		goto out_store;
 	if (s.cfg.xdp_ifname[0]) {
 		err = xdp_start(&s);
 		if (err)
@@ -352,5 +564,8 @@ out_workers:
 out_xdp:
 	/* Logs whether it detached or left everything pinned. */
 	xdp_path_close(s.xdp, s.cfg.keep);
+out_store:
+	srv_fini(&s.core);
+	store_close(s.store);
 	return err ? 1 : ret;
 }

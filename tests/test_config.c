@@ -212,11 +212,83 @@ static void test_too_many(void **state)
 	unlink(path);
 }
 
+/* The access server's settings: defaults, flags, file keys and their errors. */
+static void test_access(void **state)
+{
+	struct config c;
+	char buf[ADDR_STRLEN];
+	char *path;
+
+	assert_int_equal(LOAD(&c, "--listen", "198.18.0.1"), 0);
+	assert_string_equal(c.db_path, "/var/lib/pinhole/pinhole.db");
+	assert_false(c.db_given);
+	assert_false(c.stun_only);
+	assert_string_equal(c.realm, "");
+	assert_int_equal(c.alt.ss_family, AF_UNSPEC);
+	assert_null(config_alt_primary(&c));
+	assert_false(c.no_punch);
+	assert_int_equal(c.punch_wait_ms, 300);
+	assert_int_equal(c.keepalive_s, 20);
+	assert_int_equal(c.login_rate, 10);
+	assert_int_equal(c.max_sessions, 16384);
+
+	assert_int_equal(LOAD(&c, "--listen", "[2001:db8::1]:4000", "--listen", "198.18.0.1",
+			      "--db", "/tmp/x.db", "--realm", "example.org", "--alt",
+			      "198.18.0.3:3479", "--no-punch", "--punch-wait", "0", "--keepalive",
+			      "2", "--login-rate=0", "--max-sessions", "100"),
+			 0);
+	assert_string_equal(c.db_path, "/tmp/x.db");
+	assert_true(c.db_given);
+	assert_string_equal(c.realm, "example.org");
+	assert_int_equal(addr_format((struct sockaddr *)&c.alt, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "198.18.0.3:3479");
+	/* The primary is the first listener of the alternate's family. */
+	assert_ptr_equal(config_alt_primary(&c), &c.listen[1]);
+	assert_true(c.no_punch);
+	assert_int_equal(c.punch_wait_ms, 0);
+	assert_int_equal(c.keepalive_s, 2);
+	assert_int_equal(c.login_rate, 0);
+	assert_int_equal(c.max_sessions, 100);
+	/* --alt without a port: the default port + 1. */
+	assert_int_equal(LOAD(&c, "--listen", "198.18.0.1", "--alt", "198.18.0.3"), 0);
+	assert_int_equal(addr_port((struct sockaddr *)&c.alt), 3479);
+
+	assert_int_equal(LOAD(&c, "--keepalive", "0"), -EINVAL);
+	assert_string_equal(err, "--keepalive '0': expected a number from 1 to 600");
+	assert_int_equal(LOAD(&c, "--punch-wait", "10001"), -EINVAL);
+	assert_string_equal(err, "--punch-wait '10001': expected a number from 0 to 10000");
+	assert_int_equal(LOAD(&c, "--realm", "a:b"), -EINVAL);
+	assert_string_equal(err, "--realm 'a:b': printable ASCII without space or ':'");
+	assert_int_equal(LOAD(&c, "--alt", "0.0.0.0:3479"), -EINVAL);
+	assert_string_equal(err, "--alt '0.0.0.0:3479': not a concrete IP[:PORT]");
+	/* The default listeners are wildcards: nothing for RFC 5780 to pair with. */
+	assert_int_equal(LOAD(&c, "--alt", "198.18.0.3:3479"), -EINVAL);
+	assert_string_equal(
+		err, "--alt needs a --listen of its family with a concrete IP and another port");
+	/* Same IP as the primary: not an alternate. */
+	assert_int_equal(LOAD(&c, "--listen", "198.18.0.1", "--alt", "198.18.0.1:3479"), -EINVAL);
+	assert_int_equal(LOAD(&c, "--stun-only", "--db", "/tmp/x.db"), -EINVAL);
+	assert_string_equal(err, "--stun-only and --db exclude each other");
+
+	path = write_file("listen = 198.18.0.1\ndb = /tmp/f.db\nalt 198.18.0.3:4000\n"
+			  "no-punch\nkeepalive = 5\nlogin-rate 3\nrealm r1\n");
+	assert_int_equal(LOAD(&c, "--config", path, "--keepalive", "7"), 0);
+	assert_string_equal(c.db_path, "/tmp/f.db");
+	assert_true(c.no_punch);
+	assert_int_equal(c.keepalive_s, 7);
+	assert_int_equal(c.login_rate, 3);
+	assert_string_equal(c.realm, "r1");
+	assert_non_null(config_alt_primary(&c));
+	unlink(path);
+}
+
 static void test_usage(void **state)
 {
 	static const char *const flags[] = {"--listen", "--xdp ", "--xdp-no-generic", "--keep",
 					    "--pin-dir", "--config", "--log-level", "--help",
-					    "--version", "--workers"};
+					    "--version", "--workers", "--db", "--alt", "--no-punch",
+					    "--punch-wait", "--keepalive", "--realm", "--login-rate",
+					    "--stun-only", "--max-sessions"};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -236,7 +308,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),    cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_argv_errors), cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_errors), cmocka_unit_test(test_too_many),
-		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_usage),       cmocka_unit_test(test_access),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "store.h"
 
 enum src {
 	SRC_FILE,
@@ -181,6 +182,86 @@ static int set_workers(struct config *c, const char *v, enum src src, char *err,
 	return 0;
 }
 
+/* An unsigned in [@lo, @hi]; @name for the message. */
+static int set_uint(unsigned int *field, const char *name, const char *v, unsigned long lo,
+		    unsigned long hi, char *err, size_t n)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end || errno || x < lo || x > hi) {
+		seterr(err, n, "%s '%s': expected a number from %lu to %lu", name, v, lo, hi);
+		return -EINVAL;
+	}
+	*field = (unsigned int)x;
+	return 0;
+}
+
+static int set_db(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	c->db_given = true;
+	return set_path(c->db_path, sizeof(c->db_path), "db", v, err, n);
+}
+
+static int set_stun_only(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_bool(&c->stun_only, "stun-only", v, err, n);
+}
+
+static int set_realm(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	if (!*v || strlen(v) >= sizeof(c->realm)) {
+		seterr(err, n, "realm '%s': 1 to %zu characters", v, sizeof(c->realm) - 1);
+		return -EINVAL;
+	}
+	for (const char *p = v; *p; p++) {
+		/* The store's naming rule: printable ASCII without space or ':'. */
+		if (*p <= ' ' || *p > '~' || *p == ':') {
+			seterr(err, n, "realm '%s': printable ASCII without space or ':'", v);
+			return -EINVAL;
+		}
+	}
+	strcpy(c->realm, v);
+	return 0;
+}
+
+static int set_alt(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	if (addr_parse(v, ADDR_DEFAULT_PORT + 1, &c->alt) || addr_is_any((struct sockaddr *)&c->alt)) {
+		c->alt.ss_family = AF_UNSPEC;
+		seterr(err, n, "alt '%s': not a concrete IP[:PORT]", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_no_punch(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_bool(&c->no_punch, "no-punch", v, err, n);
+}
+
+static int set_punch_wait(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_uint(&c->punch_wait_ms, "punch-wait", v, 0, CONFIG_PUNCH_WAIT_MS_MAX, err, n);
+}
+
+static int set_keepalive(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_uint(&c->keepalive_s, "keepalive", v, 1, CONFIG_KEEPALIVE_S_MAX, err, n);
+}
+
+static int set_login_rate(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_uint(&c->login_rate, "login-rate", v, 0, 1000000, err, n);
+}
+
+static int set_max_sessions(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_uint(&c->max_sessions, "max-sessions", v, 1, 1u << 24, err, n);
+}
+
 static const struct opt opts[] = {
 	{"listen", OPT_VALUE, "IP[:PORT]",
 	 "answer STUN on this UDP address; repeatable.\n"
@@ -211,6 +292,43 @@ static const struct opt opts[] = {
 	 "receive threads, each with its own io_uring and\n"
 	 "SO_REUSEPORT sockets (default 1, max 64)",
 	 set_workers, false},
+	{"db", OPT_VALUE, "PATH",
+	 "account store (SQLite), created on first run;\n"
+	 "default " STORE_PATH_DEFAULT ",\n"
+	 "used only if its directory exists",
+	 set_db, false},
+	{"stun-only", OPT_BOOL, NULL,
+	 "answer STUN only: no store, no access protocol",
+	 set_stun_only, false},
+	{"realm", OPT_VALUE, "REALM",
+	 "RFC 8489 realm; must equal the store's\n"
+	 "(default: the store's; a new store gets it)",
+	 set_realm, false},
+	{"alt", OPT_VALUE, "IP[:PORT]",
+	 "RFC 5780 alternate address (other IP and other\n"
+	 "port than the first --listen of its family):\n"
+	 "answers CHANGE-REQUEST, sends OTHER-ADDRESS",
+	 set_alt, false},
+	{"no-punch", OPT_BOOL, NULL,
+	 "never ask a contact to send a punch probe\n"
+	 "(contacts still learn about newcomers)",
+	 set_no_punch, false},
+	{"punch-wait", OPT_VALUE, "MS",
+	 "answer a LOGIN at the latest this long after\n"
+	 "sending its PUNCHes (default 300, max 10000)",
+	 set_punch_wait, false},
+	{"keepalive", OPT_VALUE, "SECONDS",
+	 "keepalive interval told to endpoints (default\n"
+	 "20, jitter 15% up to 3 s; silent for 3\n"
+	 "intervals and the session ends)",
+	 set_keepalive, false},
+	{"login-rate", OPT_VALUE, "N",
+	 "LOGIN requests per source IP per second, burst\n"
+	 "N; more get 429 (default 10, 0 = unlimited)",
+	 set_login_rate, false},
+	{"max-sessions", OPT_VALUE, "N",
+	 "sessions held at once (default 16384)",
+	 set_max_sessions, false},
 	{"log-level", OPT_VALUE, "LEVEL", "error, warn, info (default) or debug", set_log_level,
 	 false},
 	{"config", OPT_VALUE, "FILE",
@@ -240,6 +358,12 @@ void config_init(struct config *c)
 	strcpy(c->pin_dir, PH_PIN_DIR_DEFAULT);
 	c->log_level = LOG_INFO;
 	c->workers = 1;
+	strcpy(c->db_path, STORE_PATH_DEFAULT);
+	c->alt.ss_family = AF_UNSPEC;
+	c->punch_wait_ms = CONFIG_PUNCH_WAIT_MS_DEFAULT;
+	c->keepalive_s = CONFIG_KEEPALIVE_S_DEFAULT;
+	c->login_rate = CONFIG_LOGIN_RATE_DEFAULT;
+	c->max_sessions = CONFIG_MAX_SESSIONS_DEFAULT;
 }
 
 static char *trim(char *s)
@@ -378,6 +502,26 @@ static int parse_argv(struct config *c, int argc, char *const argv[], bool only_
 	return 0;
 }
 
+const struct sockaddr_storage *config_alt_primary(const struct config *c)
+{
+	const struct sockaddr *alt = (const struct sockaddr *)&c->alt;
+
+	if (alt->sa_family == AF_UNSPEC)
+		return NULL;
+	for (size_t i = 0; i < c->n_listen; i++) {
+		const struct sockaddr *p = (const struct sockaddr *)&c->listen[i];
+		struct sockaddr_storage a = c->alt;
+
+		if (p->sa_family != alt->sa_family || addr_is_any(p) || addr_port(p) == addr_port(alt))
+			continue;
+		/* The IPs must differ too: compare with equal ports. */
+		addr_set_port((struct sockaddr *)&a, addr_port(p));
+		if (addr_cmp(p, (struct sockaddr *)&a))
+			return &c->listen[i];
+	}
+	return NULL;
+}
+
 int config_load(struct config *c, int argc, char *const argv[], char *err, size_t errlen)
 {
 	int ret;
@@ -404,6 +548,15 @@ int config_load(struct config *c, int argc, char *const argv[], char *err, size_
 		seterr(err, errlen, "--xdp-no-generic needs --xdp IFNAME");
 		return -EINVAL;
 	}
+	if (c->stun_only && c->db_given) {
+		seterr(err, errlen, "--stun-only and --db exclude each other");
+		return -EINVAL;
+	}
+	if (c->alt.ss_family != AF_UNSPEC && !config_alt_primary(c)) {
+		seterr(err, errlen,
+		       "--alt needs a --listen of its family with a concrete IP and another port");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -411,8 +564,10 @@ void config_usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"Usage: %s [OPTIONS]\n"
-		"pinhole STUN server: answers Binding requests in userspace (io_uring) and,\n"
-		"with --xdp, in the kernel.  SIGINT/SIGTERM stop it cleanly.\n\n",
+		"pinhole access server: answers STUN Binding requests in userspace (io_uring)\n"
+		"and, with --xdp, in the kernel; with a store (--db) it also runs the access\n"
+		"protocol (login, routing tables, keepalives, punches, presence) on the same\n"
+		"addresses.  SIGINT/SIGTERM stop it cleanly.\n\n",
 		prog);
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct opt *o = &opts[i];

@@ -26,6 +26,12 @@
 #define CONFIG_MAX_WORKERS	64
 /* Error messages are one line; this holds any of them. */
 #define CONFIG_ERR_LEN		(PATH_MAX + 256)
+#define CONFIG_PUNCH_WAIT_MS_DEFAULT	300
+#define CONFIG_PUNCH_WAIT_MS_MAX	10000
+#define CONFIG_KEEPALIVE_S_DEFAULT	20
+#define CONFIG_KEEPALIVE_S_MAX		600
+#define CONFIG_LOGIN_RATE_DEFAULT	10
+#define CONFIG_MAX_SESSIONS_DEFAULT	16384
 
 struct config {
 	struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
@@ -39,6 +45,17 @@ struct config {
 	char config_file[PATH_MAX];	/* "" = none */
 	enum log_level log_level;
 	unsigned int workers;
+	/* access protocol */
+	char db_path[PATH_MAX];		/* "" = STORE_PATH_DEFAULT if its directory exists */
+	bool db_given;			/* --db was set: failing to open it is fatal */
+	bool stun_only;			/* no store, no access protocol */
+	char realm[128];		/* "" = the store's */
+	struct sockaddr_storage alt;	/* RFC 5780 alternate address; AF_UNSPEC = none */
+	bool no_punch;
+	unsigned int punch_wait_ms;
+	unsigned int keepalive_s;
+	unsigned int login_rate;	/* per source per second; 0 = unlimited */
+	unsigned int max_sessions;
 	bool help;
 	bool version;
 };
@@ -61,6 +78,13 @@ int config_load(struct config *c, int argc, char *const argv[], char *err, size_
  * "PATH: reason".
  */
 int config_parse_file(struct config *c, const char *path, char *err, size_t errlen);
+
+/*
+ * The primary address RFC 5780 pairs with --alt: the first --listen of
+ * its family with a concrete IP, another IP and another port.  NULL when
+ * there is no --alt or no such listener.
+ */
+const struct sockaddr_storage *config_alt_primary(const struct config *c);
 
 /* Print the --help text to @f. */
 void config_usage(FILE *f, const char *prog);

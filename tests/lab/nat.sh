@@ -444,3 +444,191 @@ _nat_hook_trap() {
 		trap _nat_on_exit EXIT
 	fi
 }
+
+# --- access lab: pinhole-server, users, endpoints, direct-path counters -------
+#
+# Appended for the access tests (test_discovery_lab.sh, test_access_*.sh) and
+# the demo.  The server runs in $NAT_SRV_NS on $NAT_SRV_IP:$ACC_PORT with the
+# RFC 5780 alternate $NAT_SRV_ALT_IP:$ACC_ALT_PORT; endpoints run in site
+# host namespaces with their stdin on a fifo the script holds open, so a
+# test types commands into them (`acc_ep_cmd alice "@bob hi"`).
+#
+#   acc_init BUILD                         binaries from BUILD
+#   acc_server_start ID DB [FLAG...]       start, wait for "ready"
+#   acc_user_add DB NAME PASSWORD          pinholectl user add (password on stdin)
+#   acc_allow DB A B                       contact allow both ways
+#   acc_ep_start ID SITE USER [FLAG...]    pinhole-endpoint in SITE as USER
+#   acc_ep_cmd ID LINE / acc_ep_wait ID REGEX [TIMEOUT] / acc_ep_quit ID
+#   acc_ts FILE REGEX                      the ms timestamp of the first match
+#   inet_count_init / inet_count_add NAME RULE / inet_count NAME
+
+ACC_PORT=3478
+ACC_ALT_PORT=3479
+ACC_SERVER=""
+ACC_CTL=""
+ACC_EP=""
+ACC_SRV_PID=""
+ACC_SRV_LOG=""
+declare -gA ACC_EP_PID=() ACC_EP_LOG=() ACC_EP_FD=() ACC_PW=()
+
+# acc_init BUILD: find pinhole-server, pinholectl and pinhole-endpoint in
+# BUILD; returns 1 (with the missing one on stderr) if one is not built.
+acc_init() {
+	local b=$1 f
+	ACC_SERVER=$b/pinhole-server
+	ACC_CTL=$b/pinholectl
+	ACC_EP=$b/pinhole-endpoint
+	for f in "$ACC_SERVER" "$ACC_CTL" "$ACC_EP"; do
+		if [[ ! -x $f ]]; then
+			echo "acc_init: $f is not built" >&2
+			return 1
+		fi
+	done
+}
+
+# acc_server_start ID DB [FLAG...]: start pinhole-server in the server
+# namespace, primary $NAT_SRV_IP:$ACC_PORT, alternate
+# $NAT_SRV_ALT_IP:$ACC_ALT_PORT (unless FLAGs contain --listen/--alt of
+# their own), store DB, extra FLAGs; log in $LAB_TMP/server-ID.log.  Waits
+# (15 s) for "ready".  Sets ACC_SRV_PID and ACC_SRV_LOG.
+acc_server_start() {
+	local id=$1 db=$2 a
+	local -a def=(--listen "$NAT_SRV_IP:$ACC_PORT" --alt "$NAT_SRV_ALT_IP:$ACC_ALT_PORT")
+	shift 2
+	for a in "$@"; do
+		[[ $a == --listen || $a == --alt ]] && def=()
+	done
+	ACC_SRV_LOG=$LAB_TMP/server-$id.log
+	lab_bg "$NAT_SRV_NS" "$ACC_SRV_LOG" "$ACC_SERVER" "${def[@]}" --db "$db" "$@"
+	ACC_SRV_PID=$LAB_PID
+	LAB_WATCH_PID=$ACC_SRV_PID wait_for_log "$ACC_SRV_LOG" ' ready' 15
+}
+
+# acc_user_add DB NAME PASSWORD: create user NAME (password on stdin, as an
+# operator would) and keep the password in $LAB_TMP/pw-NAME for
+# acc_ep_start.  Returns pinholectl's status.
+acc_user_add() {
+	local db=$1 name=$2 pw=$3
+	printf '%s\n' "$pw" >"$LAB_TMP/pw-$name" || return 1
+	ACC_PW[$name]=$LAB_TMP/pw-$name
+	printf '%s\n' "$pw" | "$ACC_CTL" --db "$db" user add "$name" >/dev/null
+}
+
+# acc_allow DB A B: A may contact B and B may contact A.
+acc_allow() {
+	"$ACC_CTL" --db "$1" contact allow "$2" "$3" >/dev/null &&
+		"$ACC_CTL" --db "$1" contact allow "$3" "$2" >/dev/null
+}
+
+# acc_ep_start ID SITE USER [FLAG...]: start pinhole-endpoint for USER
+# (password file from acc_user_add, or $LAB_TMP/pw-USER) in SITE's host,
+# server $NAT_SRV_IP:$ACC_PORT unless FLAGs give --server; stdin is a fifo
+# held open by the script (acc_ep_cmd writes to it), stdout+stderr go to
+# $LAB_TMP/ep-ID.log.  The process is registered for the EXIT cleanup.
+# Sets ACC_EP_PID[ID], ACC_EP_LOG[ID], ACC_EP_FD[ID].
+acc_ep_start() {
+	local id=$1 site=$2 user=$3 ns fifo fd a
+	local -a srv=(--server "$NAT_SRV_IP:$ACC_PORT")
+	shift 3
+	for a in "$@"; do
+		[[ $a == --server ]] && srv=()
+	done
+	ns=$(site_ns "$site") || return 1
+	fifo=$LAB_TMP/ep-$id.in
+	rm -f "$fifo"
+	mkfifo "$fifo" || return 1
+	# Read-write, so opening never blocks and the endpoint never sees EOF.
+	exec {fd}<>"$fifo"
+	ACC_EP_FD[$id]=$fd
+	ACC_EP_LOG[$id]=$LAB_TMP/ep-$id.log
+	nsenter --net="/run/netns/$(lab_ns_name "$ns")" -- "$ACC_EP" "${srv[@]}" \
+		--user "$user" --password-file "${ACC_PW[$user]:-$LAB_TMP/pw-$user}" "$@" \
+		<"$fifo" >"${ACC_EP_LOG[$id]}" 2>&1 &
+	ACC_EP_PID[$id]=$!
+	_lab_pids+=("$!")
+}
+
+# acc_ep_cmd ID LINE: type LINE into endpoint ID's stdin.
+acc_ep_cmd() {
+	printf '%s\n' "$2" >&"${ACC_EP_FD[$1]}"
+}
+
+# acc_ep_wait ID REGEX [TIMEOUT_S]: wait until endpoint ID's log has a line
+# matching REGEX; fails early if the endpoint exits without printing it.
+acc_ep_wait() {
+	LAB_WATCH_PID=${ACC_EP_PID[$1]} wait_for_log "${ACC_EP_LOG[$1]}" "$2" "${3:-10}"
+}
+
+# acc_ep_alive ID: the endpoint process is still running.
+acc_ep_alive() {
+	kill -0 "${ACC_EP_PID[$1]}" 2>/dev/null
+}
+
+# acc_ep_quit ID [TIMEOUT_S]: /quit, wait for the exit (TERM then KILL after
+# TIMEOUT_S, default 5) and return its status; closes the fifo.
+acc_ep_quit() {
+	local id=$1 t=${2:-5} pid=${ACC_EP_PID[$1]} i rc fd
+	acc_ep_cmd "$id" /quit 2>/dev/null
+	for ((i = 0; i < t * 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	lab_stop "$pid" TERM 3
+	rc=$?
+	fd=${ACC_EP_FD[$id]}
+	[[ -n $fd ]] && exec {fd}>&-
+	ACC_EP_FD[$id]=""
+	return $rc
+}
+
+# acc_ts FILE REGEX: print the timestamp (seconds.milliseconds, the first
+# field of every line the log hook writes) of FILE's first line matching
+# REGEX; empty and status 1 if none.
+acc_ts() {
+	local l
+	l=$(grep -E -m1 -- "$2" "$1" 2>/dev/null) || return 1
+	l=${l%% *}
+	[[ $l =~ ^[0-9]+\.[0-9]{3}$ ]] || return 1
+	echo "$l"
+}
+
+# acc_ms_between T1 T2: milliseconds from T1 to T2 (acc_ts stamps).
+acc_ms_between() {
+	echo $((10#${2/./} - 10#${1/./}))
+}
+
+# inet_count_init: an nftables table (bridge family) on the internet
+# bridge that counts what crosses it, for "did this go direct?" checks.
+inet_count_init() {
+	lab_in "$NAT_INET_NS" nft -f - <<-'EOT'
+		table bridge phcount {
+			chain forward {
+				type filter hook forward priority filter; policy accept;
+			}
+		}
+	EOT
+}
+
+# inet_count_add NAME MATCH...: count packets crossing the internet that
+# match the nft expression MATCH (e.g. "ip saddr 198.18.0.11 ip daddr
+# 198.18.0.12 udp") under counter NAME.
+inet_count_add() {
+	local name=$1
+	shift
+	lab_in "$NAT_INET_NS" nft add counter bridge phcount "$name" &&
+		lab_in "$NAT_INET_NS" nft add rule bridge phcount forward "$@" counter name "$name"
+}
+
+# inet_count NAME: packets counted under NAME so far.
+inet_count() {
+	lab_in "$NAT_INET_NS" nft list counter bridge phcount "$1" |
+		sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}
+
+# inet_count_access_via_server NAME: count ONLINE and MESSAGE requests
+# (STUN types 0x3020 / 0x3021: methods 0xC10 / 0xC11, class request) sent
+# to the server's addresses; direct sessions must leave this at 0.
+inet_count_access_via_server() {
+	inet_count_add "$1" ip daddr "{ $NAT_SRV_IP, $NAT_SRV_ALT_IP }" \
+		udp dport "{ $ACC_PORT, $ACC_ALT_PORT }" '@ih,0,16' '{ 0x3020, 0x3021 }'
+}

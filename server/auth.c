@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+/*
+ * LOGIN authentication, rate limiting and replay detection (auth.h).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "auth.h"
+
+/* --- rate limiting ------------------------------------------------------ */
+
+int ratelimit_init(struct ratelimit *r, uint32_t sources, uint32_t rate, uint32_t burst)
+{
+	uint32_t sets = 1;
+
+	memset(r, 0, sizeof(*r));
+	while (sets * RATELIMIT_WAYS < sources && sets < (1u << 20))
+		sets <<= 1;
+	r->v = calloc((size_t)sets * RATELIMIT_WAYS, sizeof(*r->v));
+	if (!r->v)
+		return -ENOMEM;
+	r->sets = sets;
+	r->rate = rate;
+	r->burst = burst ? burst : rate;
+	return 0;
+}
+
+void ratelimit_fini(struct ratelimit *r)
+{
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The IP of @sa as 16 bytes (IPv4 in the first 4) and its family; false for others. */
+static bool ip_key(const struct sockaddr *sa, uint8_t ip[16], uint8_t *family)
+{
+	memset(ip, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		memcpy(ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		*family = 4;
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		memcpy(ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		*family = 6;
+		return true;
+	}
+	return false;
+}
+
+static uint32_t bytes_hash(const uint8_t *p, size_t n, uint32_t seed)
+{
+	uint32_t h = 2166136261u ^ seed;
+
+	while (n--)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+bool ratelimit_allow(struct ratelimit *r, const struct sockaddr *src, uint64_t now_ms, bool *first)
+{
+	struct ratelimit_slot *set, *slot = NULL, *oldest;
+	uint64_t cap, elapsed;
+	uint8_t ip[16], fam;
+	bool was_limited;
+
+	if (first)
+		*first = false;
+	if (!r->rate)
+		return true;
+	if (!ip_key(src, ip, &fam))
+		return false;
+	set = &r->v[(bytes_hash(ip, 16, fam) & (r->sets - 1)) * RATELIMIT_WAYS];
+	oldest = &set[0];
+	for (int w = 0; w < RATELIMIT_WAYS; w++) {
+		if (set[w].family == fam && !memcmp(set[w].ip, ip, 16)) {
+			slot = &set[w];
+			break;
+		}
+		if (set[w].at_ms < oldest->at_ms || !set[w].family)
+			oldest = &set[w];
+	}
+	cap = (uint64_t)r->burst * 1000;
+	if (!slot) {
+		slot = oldest;
+		memcpy(slot->ip, ip, 16);
+		slot->family = fam;
+		slot->milli = cap;
+		slot->limited = false;
+		slot->at_ms = now_ms;
+	}
+	/* rate tokens per 1000 ms is rate milli-tokens per ms. */
+	elapsed = now_ms > slot->at_ms ? now_ms - slot->at_ms : 0;
+	slot->milli += elapsed * r->rate;
+	if (slot->milli > cap)
+		slot->milli = cap;
+	slot->at_ms = now_ms;
+	was_limited = slot->limited;
+	if (slot->milli >= 1000) {
+		slot->milli -= 1000;
+		slot->limited = false;
+		return true;
+	}
+	slot->limited = true;
+	if (first)
+		*first = !was_limited;
+	return false;
+}
+
+/* --- replay cache --------------------------------------------------------- */
+
+int replay_init(struct replay *r, uint32_t cap)
+{
+	uint32_t buckets = 1;
+
+	memset(r, 0, sizeof(*r));
+	if (!cap || cap > (1u << 24))
+		return -EINVAL;
+	while (buckets < cap)
+		buckets <<= 1;
+	r->v = calloc(cap, sizeof(*r->v));
+	r->buckets = calloc(buckets, sizeof(*r->buckets));
+	if (!r->v || !r->buckets) {
+		replay_fini(r);
+		return -ENOMEM;
+	}
+	r->cap = cap;
+	r->mask = buckets - 1;
+	return 0;
+}
+
+void replay_fini(struct replay *r)
+{
+	free(r->v);
+	free(r->buckets);
+	memset(r, 0, sizeof(*r));
+}
+
+static uint32_t *tid_bucket(struct replay *r, const uint8_t *tid)
+{
+	return &r->buckets[bytes_hash(tid, STUN_TID_LEN, 0) & r->mask];
+}
+
+const struct replay_entry *replay_find(struct replay *r, const uint8_t tid[STUN_TID_LEN],
+				       uint64_t now_ms)
+{
+	for (uint32_t i = *tid_bucket(r, tid); i; i = r->v[i - 1].next) {
+		const struct replay_entry *e = &r->v[i - 1];
+
+		if (e->expires_ms > now_ms && !memcmp(e->tid, tid, STUN_TID_LEN))
+			return e;
+	}
+	return NULL;
+}
+
+int replay_add(struct replay *r, const uint8_t tid[STUN_TID_LEN], const struct sockaddr *src,
+	       uint32_t session, uint64_t now_ms, uint64_t expires_ms)
+{
+	struct replay_entry *e = &r->v[r->head];
+	uint32_t *p;
+
+	if (e->expires_ms) {
+		if (e->expires_ms > now_ms)
+			return -ENOSPC;
+		/* Recycle the oldest: unlink it from its chain first. */
+		for (p = tid_bucket(r, e->tid); *p; p = &r->v[*p - 1].next) {
+			if (*p == r->head + 1) {
+				*p = e->next;
+				break;
+			}
+		}
+		r->n--;
+	}
+	memset(e, 0, sizeof(*e));
+	memcpy(e->tid, tid, STUN_TID_LEN);
+	memcpy(&e->src, src,
+	       src->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					  : sizeof(struct sockaddr_in));
+	e->session = session;
+	e->expires_ms = expires_ms ? expires_ms : 1;
+	p = tid_bucket(r, tid);
+	e->next = *p;
+	*p = r->head + 1;
+	r->head = (r->head + 1) % r->cap;
+	r->n++;
+	return 0;
+}
+
+/* --- the LOGIN decision ---------------------------------------------------- */
+
+static const char *const verdict_names[AUTH_VERDICT_MAX] = {
+    [AUTH_OK] = "ok",
+    [AUTH_CHALLENGE] = "challenge",
+    [AUTH_BAD_REQUEST] = "bad-request",
+    [AUTH_STALE_NONCE] = "stale-nonce",
+    [AUTH_BAD_NONCE] = "bad-nonce",
+    [AUTH_BAD_REALM] = "bad-realm",
+    [AUTH_UNKNOWN_USER] = "unknown-user",
+    [AUTH_BAD_PASSWORD] = "bad-password",
+    [AUTH_STORE_ERROR] = "store-error",
+};
+
+const char *auth_verdict_name(enum auth_verdict v)
+{
+	if ((unsigned int)v >= AUTH_VERDICT_MAX)
+		return "?";
+	return verdict_names[v];
+}
+
+int auth_verdict_code(enum auth_verdict v)
+{
+	switch (v) {
+	case AUTH_OK:
+		return 0;
+	case AUTH_BAD_REQUEST:
+		return STUN_ERR_BAD_REQUEST;
+	case AUTH_STALE_NONCE:
+		return STUN_ERR_STALE_NONCE;
+	case AUTH_STORE_ERROR:
+		return STUN_ERR_SERVER_ERROR;
+	default:
+		return STUN_ERR_UNAUTHORIZED;
+	}
+}
+
+/* What we offer in PASSWORD-ALGORITHMS: SHA-256 without parameters. */
+static const uint16_t offered_algs[] = {STUN_PASSWORD_ALG_SHA256};
+static const uint8_t offered_algs_wire[] = {0x00, 0x02, 0x00, 0x00};
+
+int auth_init(struct auth *a, struct store *store, uint64_t nonce_lifetime_ms)
+{
+	const char *realm;
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	if (!store)
+		return -EINVAL;
+	realm = store_realm(store);
+	if (!realm || strlen(realm) > STORE_REALM_MAX)
+		return -EINVAL;
+	err = nonce_key_init_random(&a->nonce);
+	if (err)
+		return err;
+	if (nonce_lifetime_ms)
+		a->nonce.lifetime_ms = nonce_lifetime_ms;
+	a->store = store;
+	strcpy(a->realm, realm);
+	return 0;
+}
+
+enum auth_verdict auth_check(struct auth *a, const struct stun_msg *m, const struct sockaddr *src,
+			     uint64_t now_ms, struct store_user *user, const char **nonce,
+			     size_t *nonce_len)
+{
+	static const uint8_t dummy_key[STORE_KEY_SHA256_LEN];
+	const char *uname, *realm;
+	size_t ulen, rlen;
+	const uint8_t *algs;
+	uint16_t algs_len, alg;
+	char name[STORE_NAME_MAX + 1];
+	bool known;
+	int err;
+
+	/* No SHA-256 integrity (none, or only the SHA-1 one we never offer): challenge. */
+	if (!stun_msg_has(m, STUN_ATTR_MESSAGE_INTEGRITY_SHA256))
+		return AUTH_CHALLENGE;
+	if (stun_msg_get_string(m, STUN_ATTR_USERNAME, &uname, &ulen) ||
+	    stun_msg_get_string(m, STUN_ATTR_REALM, &realm, &rlen) ||
+	    stun_msg_get_string(m, STUN_ATTR_NONCE, nonce, nonce_len))
+		return AUTH_BAD_REQUEST;
+	/*
+	 * Bid-down protection (§9.2.4): the algorithms must come back exactly
+	 * as offered, and the one chosen must be among them.
+	 */
+	if (stun_msg_attr(m, STUN_ATTR_PASSWORD_ALGORITHMS, &algs, &algs_len) ||
+	    algs_len != sizeof(offered_algs_wire) ||
+	    memcmp(algs, offered_algs_wire, sizeof(offered_algs_wire)) ||
+	    stun_msg_get_password_algorithm(m, &alg) || alg != STUN_PASSWORD_ALG_SHA256)
+		return AUTH_BAD_REQUEST;
+	err = nonce_check(&a->nonce, now_ms, src, *nonce, *nonce_len);
+	if (err == -ESTALE)
+		return AUTH_STALE_NONCE;
+	if (err)
+		return AUTH_BAD_NONCE;
+	if (rlen != strlen(a->realm) || memcmp(realm, a->realm, rlen))
+		return AUTH_BAD_REALM;
+	known = ulen <= STORE_NAME_MAX;
+	if (known) {
+		memcpy(name, uname, ulen);
+		name[ulen] = '\0';
+		err = store_user_get(a->store, name, user);
+		if (err == -ENOENT || err == -EINVAL)
+			known = false;
+		else if (err)
+			return AUTH_STORE_ERROR;
+	}
+	/* The same HMAC either way: the timing must not tell a user apart from a stranger. */
+	err = access_msg_verify(m, known ? user->key_sha256 : dummy_key, STORE_KEY_SHA256_LEN);
+	if (!known)
+		return AUTH_UNKNOWN_USER;
+	if (err == -ENOMEM)
+		return AUTH_STORE_ERROR;
+	if (err)
+		return AUTH_BAD_PASSWORD;
+	return AUTH_OK;
+}
+
+int auth_error(struct auth *a, const struct stun_msg *m, int code, const struct sockaddr *src,
+	       uint64_t now_ms, uint8_t *out, size_t cap)
+{
+	char nonce[NONCE_LEN + 1];
+	struct stun_builder b;
+	int n;
+
+	stun_build_init(&b, out, cap, stun_type_make(stun_type_method(m->type), STUN_CLASS_ERROR),
+			m->tid);
+	stun_build_add_error(&b, code, NULL);
+	if (code == STUN_ERR_UNAUTHORIZED || code == STUN_ERR_STALE_NONCE) {
+		n = nonce_mint(&a->nonce, now_ms, src, nonce, sizeof(nonce));
+		if (n < 0)
+			return n;
+		stun_build_add_string(&b, STUN_ATTR_REALM, a->realm, strlen(a->realm));
+		stun_build_add_string(&b, STUN_ATTR_NONCE, nonce, (size_t)n);
+		stun_build_add_password_algorithms(&b, offered_algs, 1);
+	}
+	stun_build_fingerprint(&b);
+	return stun_build_finish(&b);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The access server's session table: one live session per logged-in user,
+ * indexed by session id (keepalives, FETCH, acks) and by user name
+ * (presence, profiles).  Fixed capacity chosen at start-up, so a login
+ * flood cannot make the server allocate; ids are random, non-zero and
+ * unique among live sessions (pair keys depend on them).
+ */
+#ifndef PINHOLE_SERVER_SESSIONS_H
+#define PINHOLE_SERVER_SESSIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "access_proto.h"
+#include "stun_proto.h"
+
+/* The LOGIN answer kept for a retransmitted request: header plus six attributes. */
+#define SESSION_ANSWER_MAX 192
+
+struct session {
+	uint32_t id;		      /* 0: free slot */
+	bool announced;		      /* LOGIN answered: contacts may be told about it */
+	uint8_t token[PH_TOKEN_LEN];  /* travels in clear (keepalives) */
+	uint8_t key[PH_PAIR_KEY_LEN]; /* session key: never on the wire */
+	char user[PH_NAME_MAX + 1];
+	struct sockaddr_storage observed; /* source of its authenticated traffic */
+	struct sockaddr_storage claimed;  /* what it says its reflexive address is */
+	struct sockaddr_storage local;	  /* first local address it reported */
+	uint8_t mapping;		  /* enum ph_nat_mapping */
+	uint8_t filtering;		  /* enum ph_nat_filtering */
+	unsigned int sock;		  /* server socket its traffic arrives on */
+	struct sockaddr_storage srv_addr; /* server address it talks to */
+	uint64_t since_ms;		  /* login (server clock) */
+	uint64_t last_ms;		  /* last authenticated packet */
+	uint64_t announced_ms;		  /* when announced (0: not yet) */
+	uint8_t login_tid[STUN_TID_LEN];
+	uint8_t answer[SESSION_ANSWER_MAX]; /* the LOGIN success, for retransmissions */
+	uint16_t answer_len;
+	uint32_t next_id, next_name; /* private: hash chains (index + 1) */
+};
+
+struct sessions {
+	struct session *v;
+	uint32_t cap, n;
+	uint32_t *by_id, *by_name; /* bucket heads (index + 1; 0 = empty) */
+	uint32_t mask;
+	uint32_t free_hint;
+};
+
+/* Allocate room for @cap sessions.  0, -EINVAL (cap 0 or too large), -ENOMEM. */
+int sessions_init(struct sessions *t, uint32_t cap);
+
+/* Free the table.  Safe on a zeroed or already finished table. */
+void sessions_fini(struct sessions *t);
+
+/*
+ * A new session for @user with a fresh random id and token; everything
+ * else zeroed.  The caller fills the rest.  NULL with errno ENOSPC (table
+ * full), EINVAL (bad name) or EIO (no randomness).  Does not look for an
+ * existing session of @user: the caller replaces it first.
+ */
+struct session *sessions_add(struct sessions *t, const char *user);
+
+/* The live session with @id, or NULL. */
+struct session *sessions_find(const struct sessions *t, uint32_t id);
+
+/* The live session of @user, or NULL. */
+struct session *sessions_find_user(const struct sessions *t, const char *user);
+
+/* Remove @s (a pointer from this table); its slot is wiped. */
+void sessions_del(struct sessions *t, struct session *s);
+
+/* Iterate: start with *i = 0; returns the next live session or NULL at the end. */
+struct session *sessions_next(const struct sessions *t, uint32_t *i);
+
+#endif
