@@ -474,6 +474,7 @@ static int core_start(struct server *s)
 		.alt = s->has_alt ? &s->alt : NULL,
 		.punch = !c->no_punch,
 		.punch_wait_ms = c->punch_wait_ms,
+		.nonce_lifetime_ms = (uint64_t)c->nonce_lifetime_s * 1000,
 		.keepalive_s = c->keepalive_s,
 		.login_rate = c->login_rate,
 		.max_sessions = c->max_sessions,

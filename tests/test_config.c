@@ -228,6 +228,7 @@ static void test_access(void **state)
 	assert_null(config_alt_primary(&c));
 	assert_false(c.no_punch);
 	assert_int_equal(c.punch_wait_ms, 300);
+	assert_int_equal(c.nonce_lifetime_s, 60);
 	assert_int_equal(c.keepalive_s, 20);
 	assert_int_equal(c.login_rate, 10);
 	assert_int_equal(c.max_sessions, 16384);
@@ -255,6 +256,9 @@ static void test_access(void **state)
 
 	assert_int_equal(LOAD(&c, "--keepalive", "0"), -EINVAL);
 	assert_string_equal(err, "--keepalive '0': expected a number from 1 to 600");
+	assert_int_equal(LOAD(&c, "--nonce-lifetime", "0"), -EINVAL);
+	assert_int_equal(LOAD(&c, "--nonce-lifetime", "3"), 0);
+	assert_int_equal(c.nonce_lifetime_s, 3);
 	assert_int_equal(LOAD(&c, "--punch-wait", "10001"), -EINVAL);
 	assert_string_equal(err, "--punch-wait '10001': expected a number from 0 to 10000");
 	assert_int_equal(LOAD(&c, "--realm", "a:b"), -EINVAL);
@@ -288,7 +292,7 @@ static void test_usage(void **state)
 					    "--pin-dir", "--config", "--log-level", "--help",
 					    "--version", "--workers", "--db", "--alt", "--no-punch",
 					    "--punch-wait", "--keepalive", "--realm", "--login-rate",
-					    "--stun-only", "--max-sessions"};
+					    "--stun-only", "--max-sessions", "--nonce-lifetime"};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);

@@ -257,6 +257,12 @@ static int set_login_rate(struct config *c, const char *v, enum src src, char *e
 	return set_uint(&c->login_rate, "login-rate", v, 0, 1000000, err, n);
 }
 
+static int set_nonce_lifetime(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_uint(&c->nonce_lifetime_s, "nonce-lifetime", v, 1, CONFIG_NONCE_LIFETIME_S_MAX,
+			err, n);
+}
+
 static int set_max_sessions(struct config *c, const char *v, enum src src, char *err, size_t n)
 {
 	return set_uint(&c->max_sessions, "max-sessions", v, 1, 1u << 24, err, n);
@@ -326,6 +332,10 @@ static const struct opt opts[] = {
 	 "LOGIN requests per source IP per second, burst\n"
 	 "N; more get 429 (default 10, 0 = unlimited)",
 	 set_login_rate, false},
+	{"nonce-lifetime", OPT_VALUE, "SECONDS",
+	 "how long a login NONCE stays valid before the\n"
+	 "server answers 438 (default 60, max 3600)",
+	 set_nonce_lifetime, false},
 	{"max-sessions", OPT_VALUE, "N",
 	 "sessions held at once (default 16384)",
 	 set_max_sessions, false},
@@ -361,6 +371,7 @@ void config_init(struct config *c)
 	strcpy(c->db_path, STORE_PATH_DEFAULT);
 	c->alt.ss_family = AF_UNSPEC;
 	c->punch_wait_ms = CONFIG_PUNCH_WAIT_MS_DEFAULT;
+	c->nonce_lifetime_s = CONFIG_NONCE_LIFETIME_S_DEFAULT;
 	c->keepalive_s = CONFIG_KEEPALIVE_S_DEFAULT;
 	c->login_rate = CONFIG_LOGIN_RATE_DEFAULT;
 	c->max_sessions = CONFIG_MAX_SESSIONS_DEFAULT;

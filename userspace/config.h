@@ -28,6 +28,8 @@
 #define CONFIG_ERR_LEN		(PATH_MAX + 256)
 #define CONFIG_PUNCH_WAIT_MS_DEFAULT	300
 #define CONFIG_PUNCH_WAIT_MS_MAX	10000
+#define CONFIG_NONCE_LIFETIME_S_DEFAULT	60
+#define CONFIG_NONCE_LIFETIME_S_MAX	3600
 #define CONFIG_KEEPALIVE_S_DEFAULT	20
 #define CONFIG_KEEPALIVE_S_MAX		600
 #define CONFIG_LOGIN_RATE_DEFAULT	10
@@ -53,6 +55,7 @@ struct config {
 	struct sockaddr_storage alt;	/* RFC 5780 alternate address; AF_UNSPEC = none */
 	bool no_punch;
 	unsigned int punch_wait_ms;
+	unsigned int nonce_lifetime_s;
 	unsigned int keepalive_s;
 	unsigned int login_rate;	/* per source per second; 0 = unlimited */
 	unsigned int max_sessions;
