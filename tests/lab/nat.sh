@@ -632,3 +632,32 @@ inet_count_access_via_server() {
 	inet_count_add "$1" ip daddr "{ $NAT_SRV_IP, $NAT_SRV_ALT_IP }" \
 		udp dport "{ $ACC_PORT, $ACC_ALT_PORT }" '@ih,0,16' '{ 0x3020, 0x3021 }'
 }
+
+# natdisc_verdicts FILE: turnutils_natdiscovery's verdict lines in FILE,
+# joined with " | ".
+natdisc_verdicts() {
+	grep -E '^(No NAT!|NAT with )' "$1" | paste -sd'|' | sed 's/|/ | /g'
+}
+
+# natdisc_check FILE DESC REGEX...: TAP ok when every extended REGEX
+# matches one of FILE's verdict lines and no "!REGEX" matches any.
+natdisc_check() {
+	local f=$1 desc=$2 v re bad=""
+	shift 2
+	v=$(natdisc_verdicts "$f")
+	for re in "$@"; do
+		if [[ $re == !* ]]; then
+			grep -Eq -- "${re#!}" <<<"${v//' | '/$'\n'}" && bad+=" unexpected /${re#!}/;"
+		else
+			grep -Eq -- "$re" <<<"${v//' | '/$'\n'}" || bad+=" missing /$re/;"
+		fi
+	done
+	if [[ -z $bad ]]; then
+		ok "$desc"
+		diag "$v"
+	else
+		not_ok "$desc"
+		diag "$bad" "verdicts: $v"
+		diag <"$f"
+	fi
+}

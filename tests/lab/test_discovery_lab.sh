@@ -42,33 +42,6 @@ for s in $(nat_sites); do
 	acc_user_add "$DB" "u$s" "pw-$s-$$" || bail_out "pinholectl user add u$s"
 done
 
-# verdicts FILE: natdiscovery's verdict lines, joined with " | ".
-verdicts() {
-	grep -E '^(No NAT!|NAT with )' "$1" | paste -sd'|' | sed 's/|/ | /g'
-}
-
-# check_disc FILE DESC REGEX...: as in test_nat_lab.sh; "!REGEX" must not match.
-check_disc() {
-	local f=$1 desc=$2 v re bad=""
-	shift 2
-	v=$(verdicts "$f")
-	for re in "$@"; do
-		if [[ $re == !* ]]; then
-			grep -Eq -- "${re#!}" <<<"${v//' | '/$'\n'}" && bad+=" unexpected /${re#!}/;"
-		else
-			grep -Eq -- "$re" <<<"${v//' | '/$'\n'}" || bad+=" missing /$re/;"
-		fi
-	done
-	if [[ -z $bad ]]; then
-		ok "$desc"
-		diag "$v"
-	else
-		not_ok "$desc"
-		diag "$bad" "verdicts: $v"
-		diag <"$f"
-	fi
-}
-
 # run_mode MODE FLAG...: one server run; every site's endpoint and
 # natdiscovery against it.
 run_mode() {
@@ -123,19 +96,19 @@ run_mode() {
 	for s in "${!pid[@]}"; do
 		wait "${pid[$s]}" || echo "natdiscovery exit status $?" >>"$LAB_TMP/nd-$mode-$s.txt"
 	done
-	check_disc "$LAB_TMP/nd-$mode-open.txt" \
+	natdisc_check "$LAB_TMP/nd-$mode-open.txt" \
 		"[$mode] natdiscovery vs pinhole-server: none -> no NAT, endpoint-independent filtering" \
 		'^No NAT!' '^NAT with Endpoint Independent Filtering!' '!Dependent'
-	check_disc "$LAB_TMP/nd-$mode-cone.txt" \
+	natdisc_check "$LAB_TMP/nd-$mode-cone.txt" \
 		"[$mode] natdiscovery vs pinhole-server: eim -> endpoint-independent mapping and filtering" \
 		'!^No NAT' '^NAT with Endpoint Independent Mapping!' \
 		'^NAT with Endpoint Independent Filtering!' '!Dependent'
-	check_disc "$LAB_TMP/nd-$mode-apdf.txt" \
+	natdisc_check "$LAB_TMP/nd-$mode-apdf.txt" \
 		"[$mode] natdiscovery vs pinhole-server: eim-apdf -> endpoint-independent mapping, address and port dependent filtering" \
 		'!^No NAT' '^NAT with Endpoint Independent Mapping!' \
 		'^NAT with Address and Port Dependent Filtering!' '!Address Dependent Filtering' \
 		'!Endpoint Independent Filtering'
-	check_disc "$LAB_TMP/nd-$mode-sym.txt" \
+	natdisc_check "$LAB_TMP/nd-$mode-sym.txt" \
 		"[$mode] natdiscovery vs pinhole-server: edm -> dependent mapping, dependent filtering" \
 		'!^No NAT' '^NAT with Address (and Port )?Dependent Mapping!' \
 		'^NAT with Address (and Port )?Dependent Filtering!' '!Endpoint Independent'

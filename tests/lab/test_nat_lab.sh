@@ -99,38 +99,17 @@ for s in "${!disc_pid[@]}"; do
 	wait "${disc_pid[$s]}" || echo "natdiscovery exit status $? for $s" >>"$LAB_TMP/disc-$s.txt"
 done
 
-# verdicts SITE: natdiscovery's verdict lines, joined with " | ".
-verdicts() {
-	grep -E '^(No NAT!|NAT with )' "$LAB_TMP/disc-$1.txt" | paste -sd'|' | sed 's/|/ | /g'
-}
-
 # reflexive_ips SITE: the distinct addresses natdiscovery was mapped to.
 reflexive_ips() {
 	sed -n 's/.*UDP reflexive addr: \([0-9.]*\):[0-9]*$/\1/p' "$LAB_TMP/disc-$1.txt" | sort -u |
 		paste -sd' '
 }
 
-# check_disc SITE DESC REGEX...: every extended REGEX matches one of SITE's
-# verdict lines; "!REGEX" must match none.
+# check_disc SITE DESC REGEX...: natdisc_check on SITE's natdiscovery output.
 check_disc() {
-	local s=$1 desc=$2 v re bad=""
-	shift 2
-	v=$(verdicts "$s")
-	for re in "$@"; do
-		if [[ $re == !* ]]; then
-			grep -Eq -- "${re#!}" <<<"${v//' | '/$'\n'}" && bad+=" unexpected /${re#!}/;"
-		else
-			grep -Eq -- "$re" <<<"${v//' | '/$'\n'}" || bad+=" missing /$re/;"
-		fi
-	done
-	if [[ -z $bad ]]; then
-		ok "$desc"
-		diag "natdiscovery $s ($(site_kind "$s")): $v"
-	else
-		not_ok "$desc"
-		diag "$bad" "verdicts: $v"
-		diag <"$LAB_TMP/disc-$s.txt"
-	fi
+	local s=$1
+	shift
+	natdisc_check "$LAB_TMP/disc-$s.txt" "$@"
 }
 
 check_disc open "natdiscovery: none -> no NAT, endpoint-independent filtering" \
