@@ -18,7 +18,7 @@ endif
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
             -D_GNU_SOURCE -MMD -MP -I. -Iuserspace -Ibpf -I$(BUILD)
-LDLIBS   += -lbpf -luring -lmnl -lcrypto -lz -lsqlite3 -lelf
+LDLIBS   += -lbpf -luring -lmnl -lcrypto -lz -lsqlite3 -lelf -ljansson
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -Wno-unused-parameter \
               -I$(ARCH_INC) -Ibpf -MMD -MP
 
@@ -113,7 +113,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(SRV_LIB) $(EP_LIB) $(LIB)
 # Debian packages the project builds and tests with; installed only when missing.
 DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool liburing-dev libmnl-dev libcmocka-dev libssl-dev \
         zlib1g-dev libsqlite3-dev libelf-dev linux-libc-dev iproute2 nftables conntrack \
-        coturn tshark ethtool jq socat sqlite3 python3 util-linux gnuplot-nox procps psmisc
+        coturn tshark ethtool jq socat sqlite3 libjansson-dev python3 util-linux gnuplot-nox procps psmisc
 
 deps:
 	@bash tests/lab/deps.sh $(DEPS)

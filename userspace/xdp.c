@@ -660,9 +660,8 @@ int xdp_path_set_listeners(struct xdp_path *p, const struct sockaddr_storage *ad
 	return err;
 }
 
-int xdp_path_read_stats(struct xdp_path *p, struct ph_stat *out)
+int xdp_stats_read_fd(int fd, struct ph_stat *out)
 {
-	int fd = bpf_map__fd(p->skel->maps.stats);
 	int ncpu = libbpf_num_possible_cpus();
 	struct ph_stat *percpu;
 	int err = 0;
@@ -688,6 +687,11 @@ int xdp_path_read_stats(struct xdp_path *p, struct ph_stat *out)
 	}
 	free(percpu);
 	return err;
+}
+
+int xdp_path_read_stats(struct xdp_path *p, struct ph_stat *out)
+{
+	return xdp_stats_read_fd(bpf_map__fd(p->skel->maps.stats), out);
 }
 
 bool xdp_path_adopted(const struct xdp_path *p)

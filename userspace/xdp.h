@@ -70,6 +70,12 @@ int xdp_path_set_listeners_ex(struct xdp_path *p, const struct xdp_listener *l, 
 
 /* Sum the per-CPU stats map into out[PH_REASON_MAX].  Returns 0 or -errno. */
 int xdp_path_read_stats(struct xdp_path *p, struct ph_stat *out);
+/*
+ * Sum a stats map given by fd (e.g. the pinned one, from bpf_obj_get) into
+ * out[PH_REASON_MAX].  The caller checked it is a per-CPU array of struct
+ * ph_stat with at least PH_REASON_MAX entries.  0 or -errno.
+ */
+int xdp_stats_read_fd(int fd, struct ph_stat *out);
 
 /* True when open adopted a link a previous process left pinned. */
 bool xdp_path_adopted(const struct xdp_path *p);
