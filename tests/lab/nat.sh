@@ -332,10 +332,11 @@ nat_flush() {
 # now, the inside host's next datagram leaves on a different public port.
 # Flushes conntrack, then inserts each old reply tuple (remote -> public
 # port) as a placeholder entry for 60 s, so the NAT's port choice clashes
-# and picks a random free port.  Caveat: while placeholders live, an
-# eim-apdf host's flows to those remotes get independent random ports (the
-# NAT looks endpoint-dependent toward them); flows to other remotes keep
-# the host's port.  Placeholders open no hole (a packet matching one is
+# and picks a random free port.  On this kernel the host's flows to other
+# remotes then reuse that new mapping (masquerade prefers an existing
+# mapping of the same source), so an eim-apdf NAT stays endpoint-
+# independent after the rebinding (test_presence.sh relies on it).
+# Placeholders open no hole (a packet matching one is
 # still "new" to the firewall).  Kinds eim-apdf and edm only: returns 1 for
 # eim (static 1:1) and none, or if conntrack fails.
 nat_rebind() {

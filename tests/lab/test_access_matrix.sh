@@ -138,8 +138,8 @@ pair() {
 		else
 			not_ok "$desc: direct"
 			diag "$why"
-			diag "--- A ($a)" <"${ACC_EP_LOG[$ida]}"
-			diag "--- B ($b)" <"${ACC_EP_LOG[$idb]}"
+			{ echo "--- A ($a)"; cat "${ACC_EP_LOG[$ida]}"; } | diag
+			{ echo "--- B ($b)"; cat "${ACC_EP_LOG[$idb]}"; } | diag
 		fi
 	else
 		local n
@@ -157,8 +157,8 @@ pair() {
 			fi
 		else
 			not_ok "$desc: A reports that direct traffic cannot work"
-			diag "--- A ($a)" <"${ACC_EP_LOG[$ida]}"
-			diag "--- B ($b)" <"${ACC_EP_LOG[$idb]}"
+			{ echo "--- A ($a)"; cat "${ACC_EP_LOG[$ida]}"; } | diag
+			{ echo "--- B ($b)"; cat "${ACC_EP_LOG[$idb]}"; } | diag
 		fi
 	fi
 	"${PAIR_HOOK:-:}" "$ida" "$idb" "a$x" "b$y"
