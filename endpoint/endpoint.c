@@ -35,6 +35,37 @@
 #define RATE_LIMIT_RETRIES 3
 #define ALGS_MAX 64
 
+/*
+ * The public header carries its own copies of the wire protocol's limits
+ * and NAT enums so it needs no internal header; they must stay the same
+ * values, since the library hands the wire values out by a plain cast.
+ */
+_Static_assert(EP_NAME_MAX == PH_NAME_MAX, "EP_NAME_MAX mirrors PH_NAME_MAX");
+_Static_assert(EP_TEXT_MAX == PH_TEXT_MAX, "EP_TEXT_MAX mirrors PH_TEXT_MAX");
+_Static_assert(EP_MAP_UNKNOWN == (int)PH_MAP_UNKNOWN && EP_MAP_NONE == (int)PH_MAP_NONE &&
+		       EP_MAP_ENDPOINT_INDEPENDENT == (int)PH_MAP_ENDPOINT_INDEPENDENT &&
+		       EP_MAP_ADDRESS_DEPENDENT == (int)PH_MAP_ADDRESS_DEPENDENT &&
+		       EP_MAP_ADDRESS_PORT_DEPENDENT == (int)PH_MAP_ADDRESS_PORT_DEPENDENT,
+	       "enum ep_nat_mapping mirrors enum ph_nat_mapping");
+_Static_assert(EP_FILTER_UNKNOWN == (int)PH_FILTER_UNKNOWN &&
+		       EP_FILTER_NONE == (int)PH_FILTER_NONE &&
+		       EP_FILTER_ENDPOINT_INDEPENDENT == (int)PH_FILTER_ENDPOINT_INDEPENDENT &&
+		       EP_FILTER_ADDRESS_DEPENDENT == (int)PH_FILTER_ADDRESS_DEPENDENT &&
+		       EP_FILTER_ADDRESS_PORT_DEPENDENT == (int)PH_FILTER_ADDRESS_PORT_DEPENDENT,
+	       "enum ep_nat_filtering mirrors enum ph_nat_filtering");
+
+_Static_assert(NAT_LABEL_MAX <= 16, "endpoint.h promises 16 bytes for ep_nat_label()");
+
+static enum ep_nat_mapping pub_map(enum ph_nat_mapping m)
+{
+	return (enum ep_nat_mapping)m;
+}
+
+static enum ep_nat_filtering pub_filt(enum ph_nat_filtering f)
+{
+	return (enum ep_nat_filtering)f;
+}
+
 /* A PROBE that arrived before we held the key to check it (the punch races our FETCH). */
 struct pending_probe {
 	uint8_t buf[PENDING_PROBE_MAX];
@@ -102,6 +133,21 @@ uint64_t ep_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+const char *ep_nat_mapping_name(enum ep_nat_mapping m)
+{
+	return nat_mapping_name((enum ph_nat_mapping)m);
+}
+
+const char *ep_nat_filtering_name(enum ep_nat_filtering f)
+{
+	return nat_filtering_name((enum ph_nat_filtering)f);
+}
+
+int ep_nat_label(enum ep_nat_mapping m, enum ep_nat_filtering f, char *buf, size_t len)
+{
+	return nat_label((enum ph_nat_mapping)m, (enum ph_nat_filtering)f, buf, len);
+}
+
 const char *ep_state_name(enum ep_state s)
 {
 	switch (s) {
@@ -145,10 +191,10 @@ static void emit_peer(struct ep *ep, enum ep_event_type type, const struct peer 
 		.type = type,
 		.peer = p->c.name,
 		.addr = addr && addr->ss_family != AF_UNSPEC ? (const struct sockaddr *)addr : NULL,
-		.mapping = ep->mapping,
-		.filtering = ep->filtering,
-		.peer_mapping = p->c.mapping,
-		.peer_filtering = p->c.filtering,
+		.mapping = pub_map(ep->mapping),
+		.filtering = pub_filt(ep->filtering),
+		.peer_mapping = pub_map(p->c.mapping),
+		.peer_filtering = pub_filt(p->c.filtering),
 		.direct = p->c.flags & PH_CONTACT_DIRECT_OK,
 	};
 
@@ -712,9 +758,22 @@ static void on_keepalive_response(struct ep *ep, struct txn *x, const struct stu
 	if (addr_cmp((struct sockaddr *)&xma, (struct sockaddr *)&ep->reflexive)) {
 		struct ep_event ev = { .type = EP_EV_REFLEXIVE, .addr = (struct sockaddr *)&xma };
 
-		/* Our NAT rebound; the server saw it too and tells our contacts. */
+		/*
+		 * Our NAT rebound; the server saw it too and tells our contacts.
+		 * Probe every peer we are in session with now rather than at the
+		 * next probe tick: a filtering NAT on our side drops the ONLINE
+		 * they send to our new address until we have sent toward them.
+		 */
 		ep->reflexive = xma;
 		emit(ep, &ev);
+		for (size_t i = 0; i < ep->peers.n; i++) {
+			struct peer *p = ep->peers.v[i];
+
+			if (p->session != PEER_ESTABLISHED)
+				continue;
+			p->next_probe_ms = ep->now + ep->ka.interval_ms;
+			send_probe(ep, p, &p->addr);
+		}
 	}
 }
 
@@ -1071,8 +1130,8 @@ static void after_discovery(struct ep *ep)
 	}
 	ep->mapping = ep->disc.mapping;
 	ep->filtering = ep->disc.filtering;
-	ev.mapping = ep->mapping;
-	ev.filtering = ep->filtering;
+	ev.mapping = pub_map(ep->mapping);
+	ev.filtering = pub_filt(ep->filtering);
 	if (!ep->disc.obs.has_other) {
 		ev.text = "server offers no alternate address: behaviour unknown";
 		ev.text_len = strlen(ev.text);
@@ -1582,8 +1641,8 @@ int ep_contact_get(const struct ep *ep, size_t i, struct ep_contact *out)
 	strcpy(out->name, p->c.name);
 	out->online = p->c.state == PH_CONTACT_ONLINE;
 	out->direct_ok = p->c.flags & PH_CONTACT_DIRECT_OK;
-	out->mapping = p->c.mapping;
-	out->filtering = p->c.filtering;
+	out->mapping = pub_map(p->c.mapping);
+	out->filtering = pub_filt(p->c.filtering);
 	out->reflexive = p->c.reflexive;
 	out->connected = p->session == PEER_ESTABLISHED;
 	if (out->connected)
@@ -1597,8 +1656,8 @@ void ep_get_info(const struct ep *ep, struct ep_info *out)
 	out->session_id = ep->sess_id;
 	out->local = ep->local;
 	out->reflexive = ep->reflexive;
-	out->mapping = ep->mapping;
-	out->filtering = ep->filtering;
+	out->mapping = pub_map(ep->mapping);
+	out->filtering = pub_filt(ep->filtering);
 	out->keepalive_interval_ms = ep->ka.interval_ms;
 	out->keepalive_jitter_ms = ep->ka.jitter_ms;
 }

@@ -21,6 +21,15 @@
  * State: DISCOVERING -> LOGGING_IN -> ONLINE (fetching the routing table,
  * then holding direct sessions) -> LOGGING_OUT -> CLOSED, or FAILED
  * (authentication failed, server unreachable) from anywhere.
+ *
+ * Threads: one endpoint is not thread-safe; make every call for it from
+ * one thread at a time (the event callback runs on that thread).
+ * Distinct endpoints share nothing and may run on different threads at
+ * once.  The library prints nothing at the default log level: whatever
+ * goes wrong is an EP_EV_ERROR event or a return value.
+ *
+ * This header is installed as <pinhole/endpoint.h> and needs nothing but
+ * libc headers; build with `pkg-config --cflags --libs pinhole-endpoint`.
  */
 #ifndef PINHOLE_ENDPOINT_H
 #define PINHOLE_ENDPOINT_H
@@ -30,7 +39,31 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "access_proto.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest user name and message text, in bytes (the wire protocol's limits). */
+#define EP_NAME_MAX 64
+#define EP_TEXT_MAX 900
+
+/* NAT mapping behaviour in RFC 4787 terms, as RFC 5780 discovery found it. */
+enum ep_nat_mapping {
+	EP_MAP_UNKNOWN = 0,
+	EP_MAP_NONE, /* no NAT: reflexive == local */
+	EP_MAP_ENDPOINT_INDEPENDENT,
+	EP_MAP_ADDRESS_DEPENDENT,
+	EP_MAP_ADDRESS_PORT_DEPENDENT,
+};
+
+/* NAT filtering behaviour in RFC 4787 terms. */
+enum ep_nat_filtering {
+	EP_FILTER_UNKNOWN = 0,
+	EP_FILTER_NONE, /* no filtering at all (no NAT, no firewall) */
+	EP_FILTER_ENDPOINT_INDEPENDENT,
+	EP_FILTER_ADDRESS_DEPENDENT,
+	EP_FILTER_ADDRESS_PORT_DEPENDENT,
+};
 
 struct ep;
 
@@ -72,8 +105,8 @@ struct ep_event {
 	const struct sockaddr *addr;
 	const char *text;
 	size_t text_len;
-	enum ph_nat_mapping mapping, peer_mapping;
-	enum ph_nat_filtering filtering, peer_filtering;
+	enum ep_nat_mapping mapping, peer_mapping;
+	enum ep_nat_filtering filtering, peer_filtering;
 	uint32_t session_id;
 	uint32_t msg_id;
 	bool direct;
@@ -125,7 +158,7 @@ int ep_next_timeout_ms(const struct ep *ep, uint64_t now_ms);
 int ep_process(struct ep *ep, uint64_t now_ms);
 
 /*
- * Send @text (1..PH_TEXT_MAX bytes of UTF-8, no control characters) to
+ * Send @text (1..EP_TEXT_MAX bytes of UTF-8, no control characters) to
  * @peer over the direct session; acked or failed later by event, with the
  * id written to *msg_id (may be NULL).  0, -ENOENT (unknown contact),
  * -ENOTCONN (no direct session yet), -EINVAL (bad text), -ENOMEM.
@@ -150,13 +183,24 @@ enum ep_state ep_get_state(const struct ep *ep);
 /* "discovering", "logging-in", "online", "logging-out", "closed", "failed". */
 const char *ep_state_name(enum ep_state s);
 
+/* "unknown", "none", "eim", "adm", "apdm"; "?" for a value outside the enum. */
+const char *ep_nat_mapping_name(enum ep_nat_mapping m);
+/* "unknown", "none", "eif", "adf", "apdf"; "?" for a value outside the enum. */
+const char *ep_nat_filtering_name(enum ep_nat_filtering f);
+/*
+ * Combined label into @buf: "none" for no NAT and no filtering, otherwise
+ * "<mapping>-<filtering>" ("eim-apdf").  16 bytes always suffice.  0, or
+ * -ENOSPC when @len is too small (@buf gets "").
+ */
+int ep_nat_label(enum ep_nat_mapping m, enum ep_nat_filtering f, char *buf, size_t len);
+
 /* A contact as the endpoint knows it. */
 struct ep_contact {
-	char name[PH_NAME_MAX + 1];
+	char name[EP_NAME_MAX + 1];
 	bool online;
 	bool direct_ok; /* the server's DIRECT_OK flag */
-	enum ph_nat_mapping mapping;
-	enum ph_nat_filtering filtering;
+	enum ep_nat_mapping mapping;
+	enum ep_nat_filtering filtering;
 	struct sockaddr_storage reflexive;    /* as the server observed it */
 	struct sockaddr_storage session_addr; /* where the direct session goes (or AF_UNSPEC) */
 	bool connected;			      /* direct session established */
@@ -171,8 +215,8 @@ struct ep_info {
 	uint32_t session_id;
 	struct sockaddr_storage local;
 	struct sockaddr_storage reflexive;
-	enum ph_nat_mapping mapping;
-	enum ph_nat_filtering filtering;
+	enum ep_nat_mapping mapping;
+	enum ep_nat_filtering filtering;
 	uint32_t keepalive_interval_ms, keepalive_jitter_ms;
 };
 void ep_get_info(const struct ep *ep, struct ep_info *out);
@@ -191,5 +235,9 @@ void ep_get_stats(const struct ep *ep, struct ep_stats *out);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t ep_now_ms(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

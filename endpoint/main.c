@@ -9,6 +9,11 @@
  *   /quit        log out and exit 0
  * End of stdin does not quit (scripts may close it); SIGINT/SIGTERM log
  * out and exit 0.  Authentication failure or an unreachable server exit 1.
+ *
+ * Built on the public API alone (endpoint.h, installed as
+ * <pinhole/endpoint.h>) plus two generic libpinhole helpers that are no
+ * part of the endpoint: addr.h to parse and print addresses and log.h for
+ * the timestamped lines the lab tests read.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,7 +28,6 @@
 #include "addr.h"
 #include "endpoint.h"
 #include "log.h"
-#include "nat.h"
 
 #define PASSWORD_MAX 512
 #define LINE_MAX_LEN 2048
@@ -49,7 +53,7 @@ static const char *fmt_addr(const struct sockaddr *sa, char *buf, size_t len)
 static void list_contacts(struct ep *ep)
 {
 	size_t n = ep_contact_count(ep);
-	char a[ADDR_STRLEN], s[ADDR_STRLEN], nat[NAT_LABEL_MAX];
+	char a[ADDR_STRLEN], s[ADDR_STRLEN], nat[16];
 	struct ep_contact c;
 
 	pr_info("contacts: %zu", n);
@@ -60,7 +64,7 @@ static void list_contacts(struct ep *ep)
 			pr_info("  %s offline", c.name);
 			continue;
 		}
-		nat_label(c.mapping, c.filtering, nat, sizeof(nat));
+		ep_nat_label(c.mapping, c.filtering, nat, sizeof(nat));
 		pr_info("  %s online at %s nat=%s direct=%s session=%s", c.name,
 			fmt_addr((struct sockaddr *)&c.reflexive, a, sizeof(a)), nat,
 			c.direct_ok ? "yes" : "no",
@@ -82,8 +86,8 @@ static void on_event(struct ep *ep, const struct ep_event *ev, void *arg)
 		pr_info("reflexive address %s", fmt_addr(ev->addr, a, sizeof(a)));
 		break;
 	case EP_EV_NAT:
-		pr_info("nat mapping=%s filtering=%s%s%s%s", nat_mapping_name(ev->mapping),
-			nat_filtering_name(ev->filtering), ev->text ? " (" : "",
+		pr_info("nat mapping=%s filtering=%s%s%s%s", ep_nat_mapping_name(ev->mapping),
+			ep_nat_filtering_name(ev->filtering), ev->text ? " (" : "",
 			ev->text ? ev->text : "", ev->text ? ")" : "");
 		break;
 	case EP_EV_LOGGED_IN:
@@ -108,7 +112,8 @@ static void on_event(struct ep *ep, const struct ep_event *ev, void *arg)
 		break;
 	case EP_EV_NO_DIRECT:
 		pr_info("direct traffic to %s cannot work (mapping %s / %s): no relay yet",
-			ev->peer, nat_mapping_name(ev->mapping), nat_mapping_name(ev->peer_mapping));
+			ev->peer, ep_nat_mapping_name(ev->mapping),
+			ep_nat_mapping_name(ev->peer_mapping));
 		break;
 	case EP_EV_PUNCH:
 		pr_info("punch toward %s %s", ev->peer, fmt_addr(ev->addr, a, sizeof(a)));

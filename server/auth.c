@@ -6,9 +6,11 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "access.h"
 #include "auth.h"
+#include "metrics.h"
 
 /* --- rate limiting ------------------------------------------------------ */
 
@@ -19,6 +21,9 @@ int ratelimit_init(struct ratelimit *r, uint32_t sources, uint32_t rate, uint32_
 	memset(r, 0, sizeof(*r));
 	while (sets * RATELIMIT_WAYS < sources && sets < (1u << 20))
 		sets <<= 1;
+	/* A secret seed: nobody can pick addresses that land in one chosen set. */
+	if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
+		return -EIO;
 	r->v = calloc((size_t)sets * RATELIMIT_WAYS, sizeof(*r->v));
 	if (!r->v)
 		return -ENOMEM;
@@ -34,9 +39,16 @@ void ratelimit_fini(struct ratelimit *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The IP of @sa as 16 bytes (IPv4 in the first 4) and its family; false for others. */
+/*
+ * The budget key of @sa: an IPv4 address (also when IPv4-mapped), or the
+ * /64 of an IPv6 one, since one IPv6 host owns a whole /64 and would
+ * otherwise get 2^64 buckets.  False for other families.
+ */
 static bool ip_key(const struct sockaddr *sa, uint8_t ip[16], uint8_t *family)
 {
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const uint8_t *a6;
+
 	memset(ip, 0, 16);
 	if (sa->sa_family == AF_INET) {
 		memcpy(ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
@@ -44,8 +56,14 @@ static bool ip_key(const struct sockaddr *sa, uint8_t ip[16], uint8_t *family)
 		return true;
 	}
 	if (sa->sa_family == AF_INET6) {
-		memcpy(ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		*family = 6;
+		a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		if (!memcmp(a6, v4mapped, sizeof(v4mapped))) {
+			memcpy(ip, a6 + 12, 4);
+			*family = 4;
+		} else {
+			memcpy(ip, a6, 8);
+			*family = 6;
+		}
 		return true;
 	}
 	return false;
@@ -57,13 +75,31 @@ static uint32_t bytes_hash(const uint8_t *p, size_t n, uint32_t seed)
 
 	while (n--)
 		h = (h ^ *p++) * 16777619u;
+	/* FNV's low bits mix poorly and the set index is taken from them. */
+	h ^= h >> 16;
+	h *= 0x7feb352du;
+	h ^= h >> 15;
 	return h;
+}
+
+/* @slot's tokens (milli) at @now_ms, refilled but not stored. */
+static uint64_t refilled(const struct ratelimit *r, const struct ratelimit_slot *slot,
+			 uint64_t now_ms)
+{
+	uint64_t cap = (uint64_t)r->burst * 1000, elapsed, milli;
+
+	elapsed = now_ms > slot->at_ms ? now_ms - slot->at_ms : 0;
+	/* Past a full refill, stop multiplying: no overflow after a long silence. */
+	if (elapsed >= cap / (r->rate ? r->rate : 1) + 1)
+		return cap;
+	milli = slot->milli + elapsed * r->rate;
+	return milli > cap ? cap : milli;
 }
 
 bool ratelimit_allow(struct ratelimit *r, const struct sockaddr *src, uint64_t now_ms, bool *first)
 {
-	struct ratelimit_slot *set, *slot = NULL, *oldest;
-	uint64_t cap, elapsed;
+	struct ratelimit_slot *set, *slot = NULL, *victim = NULL;
+	uint64_t cap, best = 0;
 	uint8_t ip[16], fam;
 	bool was_limited;
 
@@ -73,19 +109,29 @@ bool ratelimit_allow(struct ratelimit *r, const struct sockaddr *src, uint64_t n
 		return true;
 	if (!ip_key(src, ip, &fam))
 		return false;
-	set = &r->v[(bytes_hash(ip, 16, fam) & (r->sets - 1)) * RATELIMIT_WAYS];
-	oldest = &set[0];
+	set = &r->v[(bytes_hash(ip, 16, r->seed ^ fam) & (r->sets - 1)) * RATELIMIT_WAYS];
+	cap = (uint64_t)r->burst * 1000;
 	for (int w = 0; w < RATELIMIT_WAYS; w++) {
+		uint64_t t;
+
 		if (set[w].family == fam && !memcmp(set[w].ip, ip, 16)) {
 			slot = &set[w];
 			break;
 		}
-		if (set[w].at_ms < oldest->at_ms || !set[w].family)
-			oldest = &set[w];
+		/*
+		 * Evict the bucket nearest to full: forgetting it gives its source
+		 * the least it did not have.  A source in debt is evicted only when
+		 * every way is, so a flood of (spoofed) one-packet sources cannot
+		 * reset a limited source to a full burst.
+		 */
+		t = set[w].family ? refilled(r, &set[w], now_ms) : cap + 1;
+		if (!victim || t > best || (t == best && set[w].at_ms < victim->at_ms)) {
+			best = t;
+			victim = &set[w];
+		}
 	}
-	cap = (uint64_t)r->burst * 1000;
 	if (!slot) {
-		slot = oldest;
+		slot = victim;
 		memcpy(slot->ip, ip, 16);
 		slot->family = fam;
 		slot->milli = cap;
@@ -93,11 +139,8 @@ bool ratelimit_allow(struct ratelimit *r, const struct sockaddr *src, uint64_t n
 		slot->at_ms = now_ms;
 	}
 	/* rate tokens per 1000 ms is rate milli-tokens per ms. */
-	elapsed = now_ms > slot->at_ms ? now_ms - slot->at_ms : 0;
-	slot->milli += elapsed * r->rate;
-	if (slot->milli > cap)
-		slot->milli = cap;
-	slot->at_ms = now_ms;
+	slot->milli = refilled(r, slot, now_ms);
+	slot->at_ms = now_ms > slot->at_ms ? now_ms : slot->at_ms;
 	was_limited = slot->limited;
 	if (slot->milli >= 1000) {
 		slot->milli -= 1000;
@@ -154,6 +197,11 @@ const struct replay_entry *replay_find(struct replay *r, const uint8_t tid[STUN_
 			return e;
 	}
 	return NULL;
+}
+
+bool replay_full(const struct replay *r, uint64_t now_ms)
+{
+	return r->cap && r->v[r->head].expires_ms > now_ms;
 }
 
 int replay_add(struct replay *r, const uint8_t tid[STUN_TID_LEN], const struct sockaddr *src,
@@ -261,6 +309,7 @@ enum auth_verdict auth_check(struct auth *a, const struct stun_msg *m, const str
 	const uint8_t *algs;
 	uint16_t algs_len, alg;
 	char name[STORE_NAME_MAX + 1];
+	uint64_t t0;
 	bool known;
 	int err;
 
@@ -291,7 +340,10 @@ enum auth_verdict auth_check(struct auth *a, const struct stun_msg *m, const str
 	if (known) {
 		memcpy(name, uname, ulen);
 		name[ulen] = '\0';
+		t0 = metrics_now_ns();
 		err = store_user_get(a->store, name, user);
+		if (a->store_lat)
+			metrics_hist_add(a->store_lat, metrics_now_ns() - t0);
 		if (err == -ENOENT || err == -EINVAL)
 			known = false;
 		else if (err)

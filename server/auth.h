@@ -22,9 +22,11 @@
 
 /*
  * Token bucket per source IP (the port does not count: one host, one
- * budget).  Buckets live in a fixed set-associative table; a new source
- * evicts the least recently seen bucket of its set, which can only give
- * the evicted source a fresh (full) bucket, never lock anyone out.
+ * budget; an IPv6 source is its /64).  Buckets live in a fixed
+ * set-associative table indexed by a keyed hash; a new source evicts the
+ * bucket of its set nearest to full, which can only give the evicted
+ * source a fresh (full) bucket, never lock anyone out, and a source in
+ * debt keeps its debt unless its whole set is in debt too.
  */
 struct ratelimit_slot {
 	uint8_t ip[16];
@@ -36,6 +38,7 @@ struct ratelimit_slot {
 
 struct ratelimit {
 	struct ratelimit_slot *v;
+	uint32_t seed; /* secret: sources cannot aim at one set */
 	uint32_t sets; /* power of two; RATELIMIT_WAYS slots each */
 	uint32_t rate; /* tokens per second; 0: unlimited */
 	uint32_t burst;
@@ -45,7 +48,8 @@ struct ratelimit {
 
 /*
  * Room for about @sources sources, @rate attempts per second with bursts
- * of @burst (0: @rate).  @rate 0 turns limiting off.  0, -ENOMEM.
+ * of @burst (0: @rate).  @rate 0 turns limiting off.  0, -ENOMEM, -EIO
+ * (no randomness for the hash seed).
  */
 int ratelimit_init(struct ratelimit *r, uint32_t sources, uint32_t rate, uint32_t burst);
 void ratelimit_fini(struct ratelimit *r);
@@ -96,6 +100,12 @@ const struct replay_entry *replay_find(struct replay *r, const uint8_t tid[STUN_
 int replay_add(struct replay *r, const uint8_t tid[STUN_TID_LEN], const struct sockaddr *src,
 	       uint32_t session, uint64_t now_ms, uint64_t expires_ms);
 
+/*
+ * True when replay_add() at @now_ms would fail with -ENOSPC: the caller
+ * refuses the login before it changes anything else.
+ */
+bool replay_full(const struct replay *r, uint64_t now_ms);
+
 /* --- the LOGIN decision ---------------------------------------------------- */
 
 enum auth_verdict {
@@ -117,10 +127,13 @@ const char *auth_verdict_name(enum auth_verdict v);
 /* The STUN error code a verdict is answered with (0 for AUTH_OK). */
 int auth_verdict_code(enum auth_verdict v);
 
+struct metrics_hist;
+
 struct auth {
 	struct nonce_key nonce;
 	struct store *store;
 	char realm[STORE_REALM_MAX + 1];
+	struct metrics_hist *store_lat; /* NULL, or where account look-ups are timed */
 };
 
 /*

@@ -12,6 +12,9 @@
  * each with its own ring and its own SO_REUSEPORT socket per listener, so
  * the kernel spreads datagrams across them with no shared state.  When
  * worker 0 stops it stops the others.
+ *
+ * With --metrics, a libmicrohttpd thread serves Prometheus metrics
+ * (metrics.c); every worker publishes its counters to it from a loop timer.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -29,6 +32,7 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "server.h"
 #include "store.h"
 #include "xdp.h"
@@ -70,6 +74,7 @@ struct server {
 	struct rfc5780 alt;
 	bool has_alt;
 	struct worker workers[CONFIG_MAX_WORKERS];
+	struct metrics *metrics;	/* NULL: no --metrics */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* a worker finished starting */
 };
@@ -118,6 +123,17 @@ static void on_tick(struct loop *l, void *ctx)
 	struct worker *w = ctx;
 
 	srv_tick(&w->srv->core, &w->io, srv_now_ms());
+}
+
+/* Hand this worker's counters to the metrics thread (a copy under its mutex). */
+static void on_publish(struct loop *l, void *ctx)
+{
+	struct worker *w = ctx;
+	struct metrics_worker mw;
+
+	memcpy(mw.outcomes, w->outcomes, sizeof(mw.outcomes));
+	loop_get_stats(l, &mw.loop);
+	metrics_publish(w->srv->metrics, w->id, &mw);
 }
 
 static void set_buf(int fd, int force, int plain)
@@ -221,6 +237,13 @@ static int worker_init(struct worker *w)
 		err = loop_add_timer(w->loop, TICK_MS, on_tick, w);
 		if (err) {
 			pr_err("cannot add the access timer: %s", strerror(-err));
+			return err;
+		}
+	}
+	if (s->metrics) {
+		err = loop_add_timer(w->loop, METRICS_PUBLISH_MS, on_publish, w);
+		if (err) {
+			pr_err("cannot add the metrics timer: %s", strerror(-err));
 			return err;
 		}
 	}
@@ -396,6 +419,46 @@ static void log_summary(struct server *s)
 	}
 }
 
+/*
+ * Bind the --metrics address before anything else happens, so a taken port
+ * ends the start with one clear line and nothing attached.
+ */
+static int metrics_bind(struct server *s)
+{
+	char text[ADDR_STRLEN];
+	int err;
+
+	if (s->cfg.metrics.ss_family == AF_UNSPEC)
+		return 0;
+	s->metrics = metrics_new(&s->cfg.metrics, s->cfg.workers);
+	if (!s->metrics) {
+		err = -errno;
+		addr_format((const struct sockaddr *)&s->cfg.metrics, text, sizeof(text));
+		pr_err("metrics: cannot listen on %s (tcp): %s", text, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+static int metrics_serve(struct server *s)
+{
+	struct sockaddr_storage ss;
+	char text[ADDR_STRLEN] = "?";
+	int err;
+
+	if (!s->metrics)
+		return 0;
+	err = metrics_start(s->metrics, &s->core, s->xdp, PINHOLE_VERSION);
+	if (err) {
+		pr_err("metrics: cannot start the HTTP server: %s", strerror(-err));
+		return err;
+	}
+	if (!metrics_local_addr(s->metrics, &ss))
+		addr_format((const struct sockaddr *)&ss, text, sizeof(text));
+	pr_info("metrics served url=http://%s/metrics", text);
+	return 0;
+}
+
 /* The sockets every worker binds: the listeners, then the RFC 5780 extras. */
 static int plan_sockets(struct server *s)
 {
@@ -521,7 +584,9 @@ int main(int argc, char **argv)
 		s.workers[i].id = i;
 	}
 
-	err = plan_sockets(&s);
+	err = metrics_bind(&s);
+	if (!err)
+		err = plan_sockets(&s);
 	if (!err)
 		err = open_store(&s);
 	if (!err)
@@ -538,10 +603,12 @@ int main(int argc, char **argv)
 	if (err)
 		goto out_workers;
 	err = start_threads(&s, &threads);
+	if (!err)
+		err = metrics_serve(&s);
 	if (err)
 		goto out_workers;
-	pr_info("ready: %zu socket(s), %u worker(s), %s recvmsg, pid %d", s.workers[0].n_fds,
-		s.cfg.workers, loop_recv_mode(s.workers[0].loop), (int)getpid());
+	pr_info("ready sockets=%zu workers=%u recv=%s pid=%d", s.workers[0].n_fds, s.cfg.workers,
+		loop_recv_mode(s.workers[0].loop), (int)getpid());
 
 	err = loop_run(s.workers[0].loop);
 	loop_get_stats(s.workers[0].loop, &s.workers[0].st);
@@ -558,6 +625,9 @@ out_workers:
 		pthread_mutex_unlock(&s.lock);
 		pthread_join(w->thread, NULL);
 	}
+	/* The HTTP thread reads the core and the kernel path: stop it before they go. */
+	metrics_free(s.metrics);
+	s.metrics = NULL;
 	if (!err)
 		log_summary(&s);
 	for (unsigned int i = 0; i < s.cfg.workers; i++)
@@ -568,5 +638,7 @@ out_xdp:
 out_store:
 	srv_fini(&s.core);
 	store_close(s.store);
+	/* Only a start that failed before the workers ran still holds it (never started). */
+	metrics_free(s.metrics);
 	return err ? 1 : ret;
 }

@@ -112,11 +112,14 @@ static int names_cb(const char *name, void *ctx)
 
 int presence_profile(struct srv *s, const struct session *viewer)
 {
+	uint64_t t0;
 	int err;
 
 	s->n_names = 0;
 	s->n_contacts = 0;
+	t0 = metrics_now_ns();
 	err = store_contact_list(s->o.store, viewer->user, STORE_CONTACT_OUT, names_cb, s);
+	srv_store_timed(s, SRV_STORE_CONTACT_LIST, t0);
 	if (err == -ENOENT) /* the account went away under us: an empty profile */
 		return 0;
 	if (err)
@@ -171,12 +174,17 @@ void presence_fanout(struct srv *s, const struct session *a, enum ph_contact_sta
 {
 	struct collect c = {.s = s, .out = true};
 	struct access_contact e;
+	uint64_t t0;
 	int err;
 
+	t0 = metrics_now_ns();
 	err = store_contact_list(s->o.store, a->user, STORE_CONTACT_OUT, collect_cb, &c);
+	srv_store_timed(s, SRV_STORE_CONTACT_LIST, t0);
 	if (!err || err == 1) {
 		c.out = false;
+		t0 = metrics_now_ns();
 		err = store_contact_list(s->o.store, a->user, STORE_CONTACT_IN, collect_cb, &c);
+		srv_store_timed(s, SRV_STORE_CONTACT_LIST, t0);
 	}
 	if ((err && err != 1 && err != -ENOENT) || c.err) {
 		/* Deltas are best effort: a contact's next FETCH corrects it. */

@@ -67,6 +67,7 @@ int srv_init(struct srv *s, const struct srv_opts *o)
 	err = auth_init(&s->auth, o->store, o->nonce_lifetime_ms);
 	if (err)
 		goto err;
+	s->auth.store_lat = &s->st.store_lat[SRV_STORE_USER_GET];
 	err = ratelimit_init(&s->rl, RATELIMIT_SOURCES, o->login_rate, o->login_rate);
 	if (err)
 		goto err;
@@ -124,6 +125,25 @@ void srv_get_stats(struct srv *s, struct srv_stats *out)
 	pthread_mutex_unlock(&s->lock);
 }
 
+const char *srv_store_op_name(enum srv_store_op op)
+{
+	static const char *const names[SRV_STORE_OP_MAX] = {
+		[SRV_STORE_USER_GET] = "user_get",
+		[SRV_STORE_CONTACT_LIST] = "contact_list",
+		[SRV_STORE_SESSION_PUT] = "session_put",
+		[SRV_STORE_SESSION_TOUCH] = "session_touch",
+		[SRV_STORE_SESSION_DEL] = "session_del",
+	};
+
+	return (unsigned int)op < SRV_STORE_OP_MAX ? names[op] : "unknown";
+}
+
+void srv_store_timed(struct srv *s, enum srv_store_op op, uint64_t t0_ns)
+{
+	if ((unsigned int)op < SRV_STORE_OP_MAX)
+		metrics_hist_add(&s->st.store_lat[op], metrics_now_ns() - t0_ns);
+}
+
 uint32_t srv_sessions(struct srv *s)
 {
 	uint32_t n;
@@ -165,9 +185,9 @@ static void reply_built(const struct srv_io *io, const struct srv_dgram *d, int 
 		io->send(io->ctx, d->sock, (size_t)len, d->src, d->dst);
 }
 
-/* An error response to request @m: ERROR-CODE and FINGERPRINT only. */
-static void reply_error(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
-			const struct stun_msg *m, int code)
+/* An error response to request @m: ERROR-CODE (@reason, NULL: the usual one) and FINGERPRINT. */
+static void reply_error_text(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
+			     const struct stun_msg *m, int code, const char *reason)
 {
 	struct stun_builder b;
 	size_t cap;
@@ -175,9 +195,15 @@ static void reply_error(struct srv *s, const struct srv_io *io, const struct srv
 
 	stun_build_init(&b, out, cap, stun_type_make(stun_type_method(m->type), STUN_CLASS_ERROR),
 			m->tid);
-	stun_build_add_error(&b, code, NULL);
+	stun_build_add_error(&b, code, reason);
 	stun_build_fingerprint(&b);
 	reply_built(io, d, stun_build_finish(&b));
+}
+
+static void reply_error(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
+			const struct stun_msg *m, int code)
+{
+	reply_error_text(s, io, d, m, code, NULL);
 }
 
 static void send_outbox_msg(struct srv *s, const struct srv_io *io, struct outbox_msg *m,
@@ -246,6 +272,7 @@ static void flush_outbox(struct srv *s, const struct srv_io *io, uint64_t now_ms
 static void end_session(struct srv *s, struct session *a, const char *reason, uint64_t now_ms)
 {
 	struct punch_wait *w;
+	uint64_t t0;
 	int err;
 
 	pr_info("session offline user=%s reason=%s session=%u", a->user, reason, a->id);
@@ -255,10 +282,15 @@ static void end_session(struct srv *s, struct session *a, const char *reason, ui
 	w = punch_wait_find(&s->waits, a->id);
 	if (w)
 		punch_wait_del(&s->waits, w);
+	t0 = metrics_now_ns();
 	err = store_session_del(s->o.store, a->id);
-	if (err && err != -ENOENT)
+	srv_store_timed(s, SRV_STORE_SESSION_DEL, t0);
+	if (err && err != -ENOENT) {
+		/* The session ends all the same; only pinholectl's view lags until restart. */
+		s->st.errors++;
 		pr_warn("store: cannot remove session %u of %s: %s", a->id, a->user,
 			strerror(-err));
+	}
 	sessions_del(&s->sessions, a);
 }
 
@@ -347,7 +379,8 @@ static int punch_cb(const char *name, void *arg)
 	return 0;
 }
 
-static void log_refused(const struct stun_msg *m, const char *reason, const struct sockaddr *src)
+static void log_refused(enum log_level level, const struct stun_msg *m, const char *reason,
+			const struct sockaddr *src)
 {
 	char name[STORE_NAME_MAX + 1] = "-", a[ADDR_STRLEN];
 	const char *u;
@@ -360,7 +393,8 @@ static void log_refused(const struct stun_msg *m, const char *reason, const stru
 		if (store_name_check(name))
 			strcpy(name, "?");
 	}
-	pr_info("login refused user=%s reason=%s from=%s", name, reason, fmt(src, a, sizeof(a)));
+	log_msg(level, "login refused user=%s reason=%s from=%s", name, reason,
+		fmt(src, a, sizeof(a)));
 }
 
 static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
@@ -375,28 +409,40 @@ static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dg
 	enum ph_nat_mapping map = PH_MAP_UNKNOWN;
 	enum ph_nat_filtering filt = PH_FILTER_UNKNOWN;
 	size_t n_local = 0;
+	uint64_t t0;
 	int err;
 
+	/*
+	 * Every refusal comes before the user's live session is touched: a
+	 * login that cannot complete must not end the one it would replace.
+	 */
+	if (replay_full(&s->replay, now_ms)) {
+		/* More logins than one nonce lifetime can remember: refuse, do not forget. */
+		s->st.rate_limited++;
+		log_refused(LOG_INFO, m, "busy", d->src);
+		reply_error(s, io, d, m, PH_ERR_RATE_LIMITED);
+		return;
+	}
 	old = sessions_find_user(&s->sessions, u->name);
+	if (!old && s->sessions.n >= s->sessions.cap) {
+		/* A capacity problem the operator must see (--max-sessions), hence warn. */
+		log_refused(LOG_WARN, m, "server-full", d->src);
+		s->st.login_refused++;
+		s->st.sessions_full++;
+		reply_error_text(s, io, d, m, STUN_ERR_SERVER_ERROR, "Server Full");
+		return;
+	}
 	if (old)
 		end_session(s, old, "replaced", now_ms);
 	a = sessions_add(&s->sessions, u->name);
 	if (!a) {
-		pr_warn("login of %s: %s", u->name,
-			errno == ENOSPC ? "session table full" : strerror(errno));
+		pr_warn("login of %s: %s", u->name, strerror(errno));
 		s->st.errors++;
 		reply_error(s, io, d, m, STUN_ERR_SERVER_ERROR);
 		return;
 	}
-	if (replay_add(&s->replay, m->tid, d->src, a->id, now_ms,
-		       now_ms + s->auth.nonce.lifetime_ms)) {
-		/* More logins than one nonce lifetime can remember: refuse, do not forget. */
-		sessions_del(&s->sessions, a);
-		s->st.rate_limited++;
-		log_refused(m, "busy", d->src);
-		reply_error(s, io, d, m, PH_ERR_RATE_LIMITED);
-		return;
-	}
+	/* Cannot fail: replay_full() said the oldest entry has expired. */
+	replay_add(&s->replay, m->tid, d->src, a->id, now_ms, now_ms + s->auth.nonce.lifetime_ms);
 	memcpy(&a->observed, d->src, addr_len(d->src));
 	a->claimed.ss_family = AF_UNSPEC;
 	access_get_claimed_address(m, &a->claimed);
@@ -437,10 +483,15 @@ static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dg
 	rec.filtering = filt;
 	rec.since = time(NULL);
 	rec.refreshed = rec.since;
+	t0 = metrics_now_ns();
 	err = store_session_put(s->o.store, &rec);
-	if (err)
+	srv_store_timed(s, SRV_STORE_SESSION_PUT, t0);
+	if (err) {
+		/* A busy store must not cost the user the login: the row is bookkeeping. */
+		s->st.errors++;
 		pr_warn("store: cannot record session %u of %s: %s", a->id, a->user,
 			strerror(-err));
+	}
 	s->st.logins++;
 	pr_info(
 	    "login ok user=%s observed=%s claimed=%s nat=%s-%s session=%u differs=%s", a->user,
@@ -459,7 +510,9 @@ static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dg
 		if (p.w)
 			memcpy(p.w->lt_key, u->key_sha256, sizeof(p.w->lt_key));
 	}
+	t0 = metrics_now_ns();
 	err = store_contact_list(s->o.store, a->user, STORE_CONTACT_OUT, punch_cb, &p);
+	srv_store_timed(s, SRV_STORE_CONTACT_LIST, t0);
 	if (err && err != -ENOENT)
 		pr_warn("punch for %s: cannot read contacts: %s", a->user, strerror(-err));
 	if (!p.w || !p.w->waiting) {
@@ -489,25 +542,39 @@ static void on_login(struct srv *s, const struct srv_io *io, const struct srv_dg
 
 		if (a && !addr_cmp((const struct sockaddr *)&e->src, d->src) &&
 		    !memcmp(a->login_tid, m->tid, STUN_TID_LEN)) {
-			/* A retransmission: the same answer again, or silence while punches run. */
+			/*
+			 * A retransmission: the same answer again (no larger than the
+			 * request, and to the address that logged in), or silence while
+			 * punches run.  Not charged: the answer is a copy.
+			 */
 			s->st.login_retransmits++;
 			if (a->answer_len)
 				send_copy(s, io, d->sock, a->answer, a->answer_len, d->src, d->dst);
 			return;
 		}
+	}
+	/*
+	 * Everything past this point mints a nonce or runs a store look-up and
+	 * an HMAC for a source that may be spoofed, replays included: charge it.
+	 * A source over its budget hears one 429 per episode, then silence, so a
+	 * spoofed victim gets at most the bucket's rate of answers.
+	 */
+	if (!ratelimit_allow(&s->rl, d->src, now_ms, &first)) {
+		s->st.rate_limited++;
+		if (first) {
+			log_refused(LOG_INFO, m, "rate-limited", d->src);
+			reply_error(s, io, d, m, PH_ERR_RATE_LIMITED);
+		}
+		return;
+	}
+	if (e) {
 		s->st.replays++;
-		log_refused(m, "replay", d->src);
+		/* Anyone can resend a captured LOGIN at any rate: per packet, so debug only. */
+		log_refused(LOG_DEBUG, m, "replay", d->src);
 		out = io->buf(io->ctx, &cap);
 		reply_built(
 		    io, d,
 		    auth_error(&s->auth, m, STUN_ERR_UNAUTHORIZED, d->src, now_ms, out, cap));
-		return;
-	}
-	if (!ratelimit_allow(&s->rl, d->src, now_ms, &first)) {
-		s->st.rate_limited++;
-		if (first)
-			log_refused(m, "rate-limited", d->src);
-		reply_error(s, io, d, m, PH_ERR_RATE_LIMITED);
 		return;
 	}
 	v = auth_check(&s->auth, m, d->src, now_ms, &u, &nonce, &nonce_len);
@@ -521,7 +588,17 @@ static void on_login(struct srv *s, const struct srv_io *io, const struct srv_dg
 		s->st.challenges++;
 	} else {
 		s->st.login_refused++;
-		log_refused(m, auth_verdict_name(v), d->src);
+		if ((unsigned int)v < AUTH_VERDICT_MAX)
+			s->st.login_refused_by[v]++;
+		/*
+		 * Until the nonce checks out the source may be spoofed, and anyone can send
+		 * those at line rate: debug.  Past it, the sender holds a nonce we gave its
+		 * address and is held to login_rate per second: worth an info line.
+		 */
+		log_refused(v == AUTH_BAD_REQUEST || v == AUTH_BAD_NONCE || v == AUTH_STALE_NONCE
+				? LOG_DEBUG
+				: LOG_INFO,
+			    m, auth_verdict_name(v), d->src);
 	}
 	out = io->buf(io->ctx, &cap);
 	reply_built(io, d, auth_error(&s->auth, m, auth_verdict_code(v), d->src, now_ms, out, cap));
@@ -531,7 +608,8 @@ static void on_login(struct srv *s, const struct srv_io *io, const struct srv_dg
 
 /*
  * The session a request names, if the request proves it (token and
- * session key).  Unknown id: 401 sent, NULL.  Bad proof: dropped, NULL.
+ * session key) from its observed address.  Unknown id: 401 sent, NULL.
+ * Bad proof or another source: dropped, NULL.
  */
 static struct session *request_session(struct srv *s, const struct srv_io *io,
 				       const struct srv_dgram *d, const struct stun_msg *m)
@@ -553,6 +631,16 @@ static struct session *request_session(struct srv *s, const struct srv_io *io,
 	if (CRYPTO_memcmp(token, a->token, PH_TOKEN_LEN) ||
 	    access_msg_verify(m, a->key, sizeof(a->key))) {
 		s->st.dropped_integrity++;
+		return NULL;
+	}
+	/*
+	 * Requests carry no freshness: a captured FETCH resent with a victim's
+	 * source would draw a routing-table page (about 1200 bytes for 100) at
+	 * it, and would keep a dead session alive.  Only the observed address
+	 * (which keepalives move on NAT rebinding) is answered.
+	 */
+	if (addr_cmp(d->src, (const struct sockaddr *)&a->observed)) {
+		s->st.dropped_source++;
 		return NULL;
 	}
 	return a;
@@ -624,8 +712,8 @@ static void on_logout(struct srv *s, const struct srv_io *io, const struct srv_d
 
 /* --- acks of PUNCH and PRESENCE ---------------------------------------------------------- */
 
-static void on_ack(struct srv *s, const struct srv_io *io, const struct stun_msg *m,
-		   uint64_t now_ms)
+static void on_ack(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
+		   const struct stun_msg *m, uint64_t now_ms)
 {
 	struct outbox_msg *o = outbox_find(&s->outbox, m->tid);
 	uint16_t method = stun_type_method(m->type);
@@ -642,10 +730,19 @@ static void on_ack(struct srv *s, const struct srv_io *io, const struct stun_msg
 		outbox_del(&s->outbox, o);
 		return;
 	}
-	if (stun_type_class(m->type) == STUN_CLASS_SUCCESS &&
-	    (access_msg_verify(m, t->key, sizeof(t->key)) || access_get_session(m, &id, token) ||
-	     id != t->id)) {
+	/*
+	 * Whatever the class, an ack is acted on only under the target's
+	 * session key and from the address the request went to: anyone who saw
+	 * the PUNCH (its tid travels in clear) could otherwise end it, release
+	 * the waiting login early and keep a dead session alive with it.
+	 */
+	if (access_msg_verify(m, t->key, sizeof(t->key)) || access_get_session(m, &id, token) ||
+	    id != t->id) {
 		s->st.dropped_integrity++;
+		return;
+	}
+	if (addr_cmp(d->src, (const struct sockaddr *)&t->observed)) {
+		s->st.dropped_source++;
 		return;
 	}
 	/* An error answer (the endpoint refused) ends the transaction all the same. */
@@ -673,6 +770,7 @@ static void on_keepalive(struct srv *s, const struct srv_io *io, const struct sr
 	struct stun_builder b;
 	size_t cap;
 	uint8_t *out;
+	uint64_t t0;
 	int err;
 
 	if (!a || !a->announced) {
@@ -705,10 +803,14 @@ static void on_keepalive(struct srv *s, const struct srv_io *io, const struct sr
 			memcpy(&a->srv_addr, d->dst, addr_len(d->dst));
 		}
 		s->st.moved++;
+		t0 = metrics_now_ns();
 		err = store_session_touch(s->o.store, a->id, d->src, time(NULL));
-		if (err)
+		srv_store_timed(s, SRV_STORE_SESSION_TOUCH, t0);
+		if (err) {
+			s->st.errors++;
 			pr_warn("store: cannot update session %u of %s: %s", a->id, a->user,
 				strerror(-err));
+		}
 		presence_fanout(s, a, PH_CONTACT_MOVED, now_ms);
 	}
 	out = io->buf(io->ctx, &cap);
@@ -779,7 +881,9 @@ int srv_input(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
 	uint32_t id;
 	int err;
 
-	if (!d->src || stun_msg_parse(&m, d->data, d->len))
+	if (!d->src)
+		return BINDING_DROPPED; /* nowhere to answer */
+	if (stun_msg_parse(&m, d->data, d->len))
 		return binding_path(s, io, d, NULL);
 	if (!s->access)
 		return binding_path(s, io, d, &m);
@@ -837,7 +941,7 @@ int srv_input(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
 		on_logout(s, io, d, &m, now_ms);
 		break;
 	default:
-		on_ack(s, io, &m, now_ms);
+		on_ack(s, io, d, &m, now_ms);
 		break;
 	}
 out:
@@ -871,7 +975,12 @@ void srv_tick(struct srv *s, const struct srv_io *io, uint64_t now_ms)
 	if (now_ms >= s->next_sweep_ms) {
 		s->next_sweep_ms = now_ms + SWEEP_MS;
 		while ((a = sessions_next(&s->sessions, &i))) {
-			if (!a->announced || now_ms - a->last_ms <= s->ka_timeout_ms)
+			/*
+			 * A login still waiting for punch acks is answered within
+			 * --punch-wait; one whose answer never went out (it could not be
+			 * built) would otherwise hold its slot forever.
+			 */
+			if (now_ms - a->last_ms <= s->ka_timeout_ms)
 				continue;
 			s->st.timeouts++;
 			end_session(s, a, "timeout", now_ms);

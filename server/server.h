@@ -28,6 +28,7 @@
 
 #include "auth.h"
 #include "binding.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "punch.h"
 #include "rfc5780.h"
@@ -73,6 +74,19 @@ struct srv_opts {
 	uint64_t nonce_lifetime_ms; /* 0: NONCE_DEFAULT_LIFETIME_MS */
 };
 
+/* The store calls the core times (pinhole_store_call_duration_seconds{op}). */
+enum srv_store_op {
+	SRV_STORE_USER_GET = 0, /* LOGIN: the account and its key */
+	SRV_STORE_CONTACT_LIST, /* profiles, punches, presence fan-out (rows' callbacks included) */
+	SRV_STORE_SESSION_PUT,	/* LOGIN: record the session */
+	SRV_STORE_SESSION_TOUCH, /* NAT rebinding: the new observed address */
+	SRV_STORE_SESSION_DEL,	 /* logout, timeout, replaced */
+	SRV_STORE_OP_MAX,
+};
+
+/* Stable lower-case name of @op ("user_get", ...); "unknown" out of range. */
+const char *srv_store_op_name(enum srv_store_op op);
+
 /* Counters; read with srv_get_stats(). */
 struct srv_stats {
 	uint64_t challenges;	    /* 401 without credentials: the first step */
@@ -97,7 +111,11 @@ struct srv_stats {
 	uint64_t dropped_malformed; /* access messages failing the gate */
 	uint64_t dropped_integrity; /* bad integrity or token */
 	uint64_t dropped_unmatched; /* responses we did not ask for */
+	uint64_t dropped_source;    /* authenticated, but not from the session's observed address */
 	uint64_t errors;	    /* internal failures (store, RNG) */
+	uint64_t sessions_full;	    /* logins refused: session table full (500 "Server Full") */
+	uint64_t login_refused_by[AUTH_VERDICT_MAX]; /* login_refused, by verdict */
+	struct metrics_hist store_lat[SRV_STORE_OP_MAX]; /* duration of each store call */
 };
 
 struct srv {
@@ -144,6 +162,12 @@ void srv_tick(struct srv *s, const struct srv_io *io, uint64_t now_ms);
 
 /* Snapshot of the counters. */
 void srv_get_stats(struct srv *s, struct srv_stats *out);
+
+/*
+ * Record the store call of kind @op that started at @t0_ns
+ * (metrics_now_ns()).  Called with the lock held, right after the call.
+ */
+void srv_store_timed(struct srv *s, enum srv_store_op op, uint64_t t0_ns);
 
 /* Live sessions. */
 uint32_t srv_sessions(struct srv *s);

@@ -286,6 +286,42 @@ static void test_access(void **state)
 	unlink(path);
 }
 
+static void assert_metrics(const struct config *c, const char *want)
+{
+	char buf[ADDR_STRLEN];
+
+	assert_int_equal(addr_format((const struct sockaddr *)&c->metrics, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, want);
+}
+
+static void test_metrics(void **state)
+{
+	struct config c;
+	char *path;
+
+	assert_int_equal(LOAD(&c, "--listen", "127.0.0.1"), 0);
+	assert_int_equal(c.metrics.ss_family, AF_UNSPEC);
+	assert_int_equal(LOAD(&c, "--metrics", "127.0.0.1:9478"), 0);
+	assert_metrics(&c, "127.0.0.1:9478");
+	assert_int_equal(LOAD(&c, "--metrics=[::1]:9100"), 0);
+	assert_metrics(&c, "[::1]:9100");
+	/* No default port: a bare IP (v4 or v6) is refused, and so are port 0 and junk. */
+	assert_int_equal(LOAD(&c, "--metrics", "127.0.0.1"), -EINVAL);
+	assert_string_equal(err, "--metrics '127.0.0.1': expected IP:PORT or [IPv6]:PORT");
+	assert_int_equal(LOAD(&c, "--metrics", "::1"), -EINVAL);
+	assert_int_equal(LOAD(&c, "--metrics", "127.0.0.1:0"), -EINVAL);
+	assert_int_equal(LOAD(&c, "--metrics", "localhost:9100"), -EINVAL);
+	assert_int_equal(LOAD(&c, "--metrics"), -EINVAL);
+	assert_string_equal(err, "--metrics needs a value");
+	/* From a file, and the command line wins. */
+	path = write_file("metrics = 0.0.0.0:9478\n");
+	assert_int_equal(LOAD(&c, "--config", path), 0);
+	assert_metrics(&c, "0.0.0.0:9478");
+	assert_int_equal(LOAD(&c, "--config", path, "--metrics", "127.0.0.2:9000"), 0);
+	assert_metrics(&c, "127.0.0.2:9000");
+	unlink(path);
+}
+
 static void test_usage(void **state)
 {
 	static const char *const flags[] = {"--listen", "--xdp ", "--xdp-no-generic", "--keep",
@@ -313,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_argv_errors), cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_errors), cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_usage),       cmocka_unit_test(test_access),
+		cmocka_unit_test(test_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

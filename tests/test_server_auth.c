@@ -82,18 +82,56 @@ static void test_ratelimit_eviction(void **state)
 	struct sockaddr_storage a = sa("198.18.0.1:1000"), x;
 	char text[64];
 
-	/* One set of 4 ways: the fifth source evicts the least recently seen. */
-	assert_int_equal(ratelimit_init(&r, 1, 1, 1), 0);
+	/* One set of 4 ways, burst 3: a spends its burst and is in debt. */
+	assert_int_equal(ratelimit_init(&r, 1, 1, 3), 0);
 	assert_int_equal(r.sets, 1);
-	assert_true(ratelimit_allow(&r, SA(a), 10, NULL));
+	for (int i = 0; i < 3; i++)
+		assert_true(ratelimit_allow(&r, SA(a), 10, NULL));
 	assert_false(ratelimit_allow(&r, SA(a), 10, NULL));
-	for (int i = 0; i < RATELIMIT_WAYS; i++) {
-		snprintf(text, sizeof(text), "198.18.1.%d:5", i + 1);
+	/*
+	 * A flood of one-packet (spoofed) sources evicts each other, never the
+	 * source in debt: a stays limited instead of getting a fresh burst.
+	 */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(text, sizeof(text), "198.18.%d.%d:5", 1 + i / 250, 1 + i % 250);
 		x = sa(text);
-		assert_true(ratelimit_allow(&r, SA(x), 20 + i, NULL));
+		assert_true(ratelimit_allow(&r, SA(x), 20, NULL));
 	}
-	/* a was evicted: it starts again with a full bucket, never locked out. */
-	assert_true(ratelimit_allow(&r, SA(a), 30, NULL));
+	assert_false(ratelimit_allow(&r, SA(a), 20, NULL));
+	/* Every way in debt: then the oldest goes, and its source starts afresh. */
+	for (int i = 0; i < RATELIMIT_WAYS; i++) {
+		snprintf(text, sizeof(text), "198.18.9.%d:5", i + 1);
+		x = sa(text);
+		for (int k = 0; k < 3; k++)
+			assert_true(ratelimit_allow(&r, SA(x), 30, NULL));
+	}
+	assert_true(ratelimit_allow(&r, SA(a), 40, NULL));
+	ratelimit_fini(&r);
+}
+
+/* One IPv6 host owns a /64: it gets one budget, not 2^64.  IPv4-mapped is IPv4. */
+static void test_ratelimit_ipv6(void **state)
+{
+	struct ratelimit r;
+	struct sockaddr_storage a = sa("[2001:db8:1:2::1]:1000"),
+				b = sa("[2001:db8:1:2:ffff::9]:7"),
+				c = sa("[2001:db8:1:3::1]:1000"), m4 = sa("[::ffff:198.18.0.1]:5"),
+				v4 = sa("198.18.0.1:6");
+
+	assert_int_equal(ratelimit_init(&r, 64, 1, 2), 0);
+	assert_true(ratelimit_allow(&r, SA(a), 10, NULL));
+	assert_true(ratelimit_allow(&r, SA(b), 10, NULL));
+	assert_false(ratelimit_allow(&r, SA(a), 10, NULL));
+	assert_false(ratelimit_allow(&r, SA(b), 10, NULL));
+	/* Another /64 has its own. */
+	assert_true(ratelimit_allow(&r, SA(c), 10, NULL));
+	assert_true(ratelimit_allow(&r, SA(m4), 10, NULL));
+	assert_true(ratelimit_allow(&r, SA(v4), 10, NULL));
+	assert_false(ratelimit_allow(&r, SA(m4), 10, NULL));
+	/* A silence long enough to overflow a naive refill gives just the burst back. */
+	assert_true(ratelimit_allow(&r, SA(a), UINT64_MAX / 2, NULL));
+	assert_true(ratelimit_allow(&r, SA(a), UINT64_MAX / 2, NULL));
+	assert_false(ratelimit_allow(&r, SA(a), UINT64_MAX / 2, NULL));
 	ratelimit_fini(&r);
 }
 
@@ -122,6 +160,27 @@ static void test_replay(void **state)
 	assert_null(replay_find(&r, t1, 1000));
 	assert_non_null(replay_find(&r, t2, 1000));
 	assert_int_equal(replay_find(&r, t3, 1000)->session, 9);
+	replay_fini(&r);
+}
+
+/* replay_full() says beforehand exactly when replay_add() would refuse. */
+static void test_replay_full(void **state)
+{
+	struct replay r;
+	struct sockaddr_storage a = sa("198.18.0.1:1000");
+	uint8_t t[12] = {0};
+
+	assert_int_equal(replay_init(&r, 3), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_false(replay_full(&r, 100));
+		t[0] = (uint8_t)i;
+		assert_int_equal(replay_add(&r, t, SA(a), 1, 100, 1000 + (uint64_t)i), 0);
+	}
+	assert_true(replay_full(&r, 999));
+	assert_int_equal(replay_add(&r, t, SA(a), 1, 999, 5000), -ENOSPC);
+	assert_false(replay_full(&r, 1000));
+	assert_int_equal(replay_add(&r, t, SA(a), 1, 1000, 5000), 0);
+	assert_true(replay_full(&r, 1000));
 	replay_fini(&r);
 }
 
@@ -366,6 +425,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ratelimit_bucket),
 	    cmocka_unit_test(test_ratelimit_eviction),
+	    cmocka_unit_test(test_ratelimit_ipv6),
+	    cmocka_unit_test(test_replay_full),
 	    cmocka_unit_test(test_replay),
 	    cmocka_unit_test_setup_teardown(test_login_decisions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_identical_refusals, setup, teardown),

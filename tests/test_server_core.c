@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 
 /* --- fake I/O ---------------------------------------------------------------- */
 
@@ -129,12 +131,13 @@ static int fix_setup(struct fix *f, bool punch, unsigned int rate)
 	    .login_rate = rate,
 	    .max_sessions = 16,
 	};
+	struct store_opts so = {.busy_timeout_ms = 20};
 	char path[128];
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test_server_core_%d_XXXXXX", getpid());
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(path, sizeof(path), "%s/db", f->dir);
-	f->st = store_open(path, STORE_O_CREATE, NULL);
+	f->st = store_open(path, STORE_O_CREATE, &so);
 	assert_non_null(f->st);
 	assert_int_equal(store_user_add(f->st, "alice", "pw-a", 4), 0);
 	assert_int_equal(store_user_add(f->st, "bob", "pw-b", 4), 0);
@@ -755,6 +758,300 @@ static void test_bad_input(void **state)
 	assert_int_equal(srv_sessions(&f->s), 1);
 }
 
+/* An ack from @src of class @cls to server request @req, under @key. */
+static void ack_from(struct fix *f, struct ep *e, const struct stun_msg *req, uint16_t cls,
+		     const uint8_t *key, const struct sockaddr_storage *src)
+{
+	uint8_t buf[256];
+	struct stun_builder b;
+	int len;
+
+	stun_build_init(&b, buf, sizeof(buf), access_type(stun_type_method(req->type), cls),
+			req->tid);
+	if (cls == STUN_CLASS_ERROR)
+		stun_build_add_error(&b, 400, NULL);
+	access_add_session(&b, e->id, e->token);
+	if (key) {
+		len = access_msg_finish(&b, key, 32);
+	} else {
+		stun_build_fingerprint(&b);
+		len = stun_build_finish(&b);
+	}
+	assert_true(len > 0);
+	assert_int_equal(input(f, buf, (size_t)len, src), BINDING_OUTCOME_MAX);
+}
+
+/*
+ * Acks count only under the session key and from the target's observed
+ * address: an unprotected error response or one from elsewhere (the tid
+ * travels in clear) neither ends the PUNCH, nor releases the login, nor
+ * refreshes the session.
+ */
+static void test_ack_checks(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_storage elsewhere = sa("198.18.7.7:7777");
+	struct session *alice;
+	uint8_t pm_buf[512];
+	struct stun_msg m, pm;
+	struct sent *p;
+	uint64_t seen;
+
+	login(f, &f->alice);
+	alice = sessions_find(&f->s.sessions, f->alice.id);
+	seen = alice->last_ms;
+	f->now += 10;
+	get_nonce(f, &f->bob);
+	send_login(f, &f->bob);
+	p = find_sent(access_type(PH_METHOD_PUNCH, STUN_CLASS_REQUEST), &f->alice.addr, &pm);
+	assert_non_null(p);
+	memcpy(pm_buf, p->buf, p->len);
+	assert_int_equal(stun_msg_parse(&pm, pm_buf, p->len), 0);
+
+	n_sent = 0;
+	ack_from(f, &f->alice, &pm, STUN_CLASS_ERROR, NULL, &f->alice.addr);
+	ack_from(f, &f->alice, &pm, STUN_CLASS_SUCCESS, NULL, &f->alice.addr);
+	assert_int_equal(f->s.st.dropped_integrity, 2);
+	ack_from(f, &f->alice, &pm, STUN_CLASS_SUCCESS, f->alice.skey, &elsewhere);
+	ack_from(f, &f->alice, &pm, STUN_CLASS_ERROR, f->alice.skey, &elsewhere);
+	assert_int_equal(f->s.st.dropped_source, 2);
+	assert_int_equal(n_sent, 0);
+	assert_int_equal(f->s.st.punch_acks, 0);
+	assert_int_equal(f->s.outbox.n, 1);
+	assert_int_equal(alice->last_ms, seen);
+	assert_null(find_sent(access_type(PH_METHOD_LOGIN, STUN_CLASS_SUCCESS), NULL, &m));
+	/* The real one releases bob's answer. */
+	ack_from(f, &f->alice, &pm, STUN_CLASS_SUCCESS, f->alice.skey, &f->alice.addr);
+	assert_int_equal(f->s.st.punch_acks, 1);
+	assert_int_equal(alice->last_ms, f->now);
+	take_answer(&f->bob);
+}
+
+/*
+ * A captured FETCH resent with a victim's source draws nothing (it would
+ * be a ~10x reflector otherwise) and does not keep the session alive.
+ */
+static void test_fetch_from_elsewhere(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_storage victim = sa("198.18.66.66:53");
+	struct session *a;
+	struct stun_msg m;
+	uint8_t buf[256];
+	size_t len;
+
+	login(f, &f->alice);
+	login(f, &f->bob);
+	a = sessions_find(&f->s.sessions, f->alice.id);
+	len = session_req(&f->alice, PH_METHOD_FETCH, 0, f->alice.skey, buf, sizeof(buf));
+	f->now += 5000;
+	n_sent = 0;
+	input(f, buf, len, &victim);
+	assert_int_equal(n_sent, 0);
+	assert_int_equal(f->s.st.dropped_source, 1);
+	assert_int_equal(a->last_ms, f->now - 5000);
+	/* A LOGOUT from elsewhere ends nothing either. */
+	len = session_req(&f->alice, PH_METHOD_LOGOUT, -1, f->alice.skey, buf, sizeof(buf));
+	input(f, buf, len, &victim);
+	assert_int_equal(n_sent, 0);
+	assert_int_equal(srv_sessions(&f->s), 2);
+	/* From her own address: answered. */
+	len = session_req(&f->alice, PH_METHOD_FETCH, 0, f->alice.skey, buf, sizeof(buf));
+	input(f, buf, len, &f->alice.addr);
+	one_sent(&m, access_type(PH_METHOD_FETCH, STUN_CLASS_SUCCESS));
+	assert_int_equal(a->last_ms, f->now);
+}
+
+/* The first LOGIN answer to @e (after get_nonce/send_login): its error code, 0 for success. */
+static int login_code(struct ep *e)
+{
+	struct stun_msg m;
+	int code;
+
+	if (find_sent(access_type(PH_METHOD_LOGIN, STUN_CLASS_SUCCESS), &e->addr, &m))
+		return 0;
+	assert_non_null(find_sent(access_type(PH_METHOD_LOGIN, STUN_CLASS_ERROR), &e->addr, &m));
+	assert_int_equal(stun_msg_get_error(&m, &code, NULL, NULL), 0);
+	return code;
+}
+
+/*
+ * A re-login that is refused (replay cache full, or an error) leaves the
+ * live session alone; a full session table refuses newcomers with a clear
+ * 500 "Server Full" but still lets an online user log in again.
+ */
+static void test_refused_relogin_keeps_session(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_storage x = sa("198.18.9.9:9");
+	const char *reason;
+	size_t rlen;
+	struct stun_msg m;
+	uint8_t tid[12] = {0};
+	char name[16];
+	uint32_t first;
+	int code;
+
+	login(f, &f->alice);
+	login(f, &f->bob);
+	first = f->alice.id;
+	/* Fill the replay cache with logins of this nonce lifetime. */
+	for (uint32_t i = 0; !replay_full(&f->s.replay, f->now); i++) {
+		memcpy(tid, &i, sizeof(i));
+		assert_int_equal(
+		    replay_add(&f->s.replay, tid, (struct sockaddr *)&x, 0, f->now, f->now + 60000),
+		    0);
+	}
+	get_nonce(f, &f->alice);
+	send_login(f, &f->alice);
+	assert_int_equal(login_code(&f->alice), PH_ERR_RATE_LIMITED);
+	assert_non_null(sessions_find(&f->s.sessions, first));
+	assert_int_equal(srv_sessions(&f->s), 2);
+	/* Bob heard nothing: alice never went offline. */
+	assert_null(find_sent(access_type(PH_METHOD_PRESENCE, STUN_CLASS_REQUEST), NULL, &m));
+	assert_int_equal(f->s.outbox.n, 0);
+
+	/* The cache frees up; the table fills with others (16 slots). */
+	f->now += 60001;
+	for (int i = 0; srv_sessions(&f->s) < 16; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		assert_non_null(sessions_add(&f->s.sessions, name));
+	}
+	/* Keep alice and bob fresh past the sweep. */
+	sessions_find(&f->s.sessions, f->alice.id)->last_ms = f->now;
+	sessions_find(&f->s.sessions, f->bob.id)->last_ms = f->now;
+	{
+		struct ep carol;
+
+		assert_int_equal(store_user_add(f->st, "carol", "pw-c", 4), 0);
+		ep_init(&carol, "carol", "pw-c", "198.18.3.1:7000", PH_FILTER_NONE);
+		get_nonce(f, &carol);
+		send_login(f, &carol);
+		assert_int_equal(login_code(&carol), 500);
+		assert_non_null(
+		    find_sent(access_type(PH_METHOD_LOGIN, STUN_CLASS_ERROR), &carol.addr, &m));
+		assert_int_equal(stun_msg_get_error(&m, &code, &reason, &rlen), 0);
+		assert_int_equal(rlen, 11);
+		assert_memory_equal(reason, "Server Full", 11);
+		assert_int_equal(f->s.st.sessions_full, 1);
+	}
+	assert_int_equal(srv_sessions(&f->s), 16);
+	/* Alice, online, may still replace her own session. */
+	login(f, &f->alice);
+	assert_int_not_equal(f->alice.id, first);
+	assert_null(sessions_find(&f->s.sessions, first));
+	assert_int_equal(srv_sessions(&f->s), 16);
+}
+
+/*
+ * Reflection: a spoofed source gets at most the rate limiter's budget of
+ * answers plus one 429, however many LOGINs carry its address (replays of
+ * a captured LOGIN included), and no answer to an unauthenticated request
+ * is much larger than the request.
+ */
+static void test_reflection_bounds(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_storage victim = sa("198.18.66.66:53");
+	uint8_t req[128], tid[12], buf[128];
+	struct stun_builder b;
+	size_t total = 0;
+	int len;
+
+	login(f, &f->alice);
+	n_sent = 0;
+	for (int i = 0; i < 50; i++) {
+		stun_tid_random(tid);
+		stun_build_init(&b, req, sizeof(req),
+				access_type(PH_METHOD_LOGIN, STUN_CLASS_REQUEST), tid);
+		stun_build_fingerprint(&b);
+		len = stun_build_finish(&b);
+		input(f, req, (size_t)len, &victim);
+		/* alice's captured LOGIN, replayed from the victim's address */
+		input(f, f->alice.login_req, f->alice.login_len, &victim);
+	}
+	/* Burst 2 answers (401s), one 429, then silence. */
+	assert_int_equal(n_sent, 3);
+	for (size_t i = 0; i < n_sent; i++) {
+		assert_true(sent[i].len <= 124);
+		total += sent[i].len;
+	}
+	/*
+	 * A 401 challenge is 124 bytes (REALM, a 45-byte NONCE, PASSWORD-
+	 * ALGORITHMS) for a 28-byte LOGIN: 4.4x, bounded by the budget above.
+	 */
+	assert_true(total <= 2 * 124 + 48);
+
+	/* An unknown session's keepalive: the 401 is no larger than the request. */
+	n_sent = 0;
+	len = (int)keepalive_req(0x12345678, f->alice.token, buf, sizeof(buf));
+	input(f, buf, (size_t)len, &victim);
+	assert_int_equal(n_sent, 1);
+	assert_true(sent[0].len <= (size_t)len);
+	/* A keepalive with a wrong token: nothing at all. */
+	n_sent = 0;
+	len = (int)keepalive_req(f->alice.id, f->bob.token, buf, sizeof(buf));
+	input(f, buf, (size_t)len, &victim);
+	assert_int_equal(n_sent, 0);
+	assert_int_equal(
+	    srv_input(&f->s, &io, &(struct srv_dgram){.data = buf, .len = (size_t)len}, f->now),
+	    BINDING_DROPPED);
+	assert_int_equal(n_sent, 0);
+}
+
+/* A session never announced (its answer could not be built) is swept like any other. */
+static void test_sweep_unannounced(void **state)
+{
+	struct fix *f = *state;
+	struct session *z = sessions_add(&f->s.sessions, "zombie");
+
+	assert_non_null(z);
+	z->last_ms = f->now;
+	f->now += 60000 + 1001;
+	srv_tick(&f->s, &io, f->now);
+	assert_int_equal(srv_sessions(&f->s), 0);
+}
+
+/*
+ * The store locked by another writer (pinholectl in a transaction):
+ * logins and logouts still work (the session table is the truth; the
+ * store's rows are bookkeeping), each failure is counted, nothing crashes.
+ */
+static void test_store_busy(void **state)
+{
+	struct fix *f = *state;
+	struct store_session ss;
+	struct stun_msg m;
+	uint8_t buf[256];
+	char path[160];
+	sqlite3 *db;
+	size_t len;
+
+	login(f, &f->alice);
+	snprintf(path, sizeof(path), "%s/db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	login(f, &f->bob);
+	assert_int_equal(f->s.st.errors, 1);
+	assert_int_equal(srv_sessions(&f->s), 2);
+	/* Bob's FETCH still reads (WAL readers are not blocked). */
+	n_sent = 0;
+	len = session_req(&f->bob, PH_METHOD_FETCH, 0, f->bob.skey, buf, sizeof(buf));
+	input(f, buf, len, &f->bob.addr);
+	one_sent(&m, access_type(PH_METHOD_FETCH, STUN_CLASS_SUCCESS));
+	/* Alice logs out: her session ends although the store cannot forget it yet. */
+	n_sent = 0;
+	len = session_req(&f->alice, PH_METHOD_LOGOUT, -1, f->alice.skey, buf, sizeof(buf));
+	input(f, buf, len, &f->alice.addr);
+	assert_non_null(
+	    find_sent(access_type(PH_METHOD_LOGOUT, STUN_CLASS_SUCCESS), &f->alice.addr, &m));
+	assert_int_equal(f->s.st.errors, 2);
+	assert_int_equal(srv_sessions(&f->s), 1);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_session_get(f->st, f->bob.id, &ss), -ENOENT);
+}
+
 /* RFC 5780: CHANGE-REQUEST answered from the right one of the four sockets. */
 static void test_rfc5780(void **state)
 {
@@ -852,6 +1149,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_relogin_replaces, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rate_limit, setup_rate, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ack_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_from_elsewhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_relogin_keeps_session, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reflection_bounds, setup_rate, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_unannounced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_store_busy, setup, teardown),
 	    cmocka_unit_test(test_rfc5780),
 	};
 

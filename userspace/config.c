@@ -268,6 +268,19 @@ static int set_max_sessions(struct config *c, const char *v, enum src src, char 
 	return set_uint(&c->max_sessions, "max-sessions", v, 1, 1u << 24, err, n);
 }
 
+static int set_metrics(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	struct sockaddr_storage ss;
+
+	/* No default port: Prometheus exporters each have their own, so say it. */
+	if (addr_parse(v, 0, &ss) || !addr_port((struct sockaddr *)&ss)) {
+		seterr(err, n, "metrics '%s': expected IP:PORT or [IPv6]:PORT", v);
+		return -EINVAL;
+	}
+	c->metrics = ss;
+	return 0;
+}
+
 static const struct opt opts[] = {
 	{"listen", OPT_VALUE, "IP[:PORT]",
 	 "answer STUN on this UDP address; repeatable.\n"
@@ -339,6 +352,11 @@ static const struct opt opts[] = {
 	{"max-sessions", OPT_VALUE, "N",
 	 "sessions held at once (default 16384)",
 	 set_max_sessions, false},
+	{"metrics", OPT_VALUE, "IP:PORT",
+	 "serve Prometheus metrics over HTTP at\n"
+	 "http://IP:PORT/metrics (TCP; [::] is IPv6\n"
+	 "only).  Default: off",
+	 set_metrics, false},
 	{"log-level", OPT_VALUE, "LEVEL", "error, warn, info (default) or debug", set_log_level,
 	 false},
 	{"config", OPT_VALUE, "FILE",
@@ -370,6 +388,7 @@ void config_init(struct config *c)
 	c->workers = 1;
 	strcpy(c->db_path, STORE_PATH_DEFAULT);
 	c->alt.ss_family = AF_UNSPEC;
+	c->metrics.ss_family = AF_UNSPEC;
 	c->punch_wait_ms = CONFIG_PUNCH_WAIT_MS_DEFAULT;
 	c->nonce_lifetime_s = CONFIG_NONCE_LIFETIME_S_DEFAULT;
 	c->keepalive_s = CONFIG_KEEPALIVE_S_DEFAULT;

@@ -59,6 +59,7 @@ struct config {
 	unsigned int keepalive_s;
 	unsigned int login_rate;	/* per source per second; 0 = unlimited */
 	unsigned int max_sessions;
+	struct sockaddr_storage metrics; /* Prometheus over HTTP; AF_UNSPEC = off */
 	bool help;
 	bool version;
 };

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -13,16 +14,38 @@ static const char *const level_names[] = {
 	[LOG_DEBUG] = "debug",
 };
 
+/*
+ * "EPOCH.mmm LEVEL message\n" in one write(2), so lines from several
+ * threads or processes sharing the file never interleave.  One event, one
+ * line: a control character in the message (libbpf's multi-line output, a
+ * stray newline in a peer-supplied string) becomes a space, and a trailing
+ * newline is dropped.  Overlong messages are cut at the buffer's end.
+ */
 static void stderr_hook(enum log_level level, const char *fmt, va_list ap)
 {
+	char line[2048];
 	struct timespec ts;
-	char line[1024];
+	int head, n;
+	size_t len;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	/* One write per line so lines from several processes do not interleave. */
-	fprintf(stderr, "%lld.%03ld %-5s %s\n", (long long)ts.tv_sec, ts.tv_nsec / 1000000,
-		level_names[level], line);
+	head = snprintf(line, sizeof(line), "%lld.%03ld %-5s ", (long long)ts.tv_sec,
+			ts.tv_nsec / 1000000, level_names[level]);
+	if (head < 0 || (size_t)head >= sizeof(line))
+		return;
+	n = vsnprintf(line + head, sizeof(line) - (size_t)head, fmt, ap);
+	if (n < 0)
+		return;
+	len = strlen(line);
+	while (len > (size_t)head && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	for (size_t i = (size_t)head; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = ' ';
+	line[len++] = '\n';
+	/* Nothing sensible to do if stderr is gone. */
+	if (write(STDERR_FILENO, line, len) < 0)
+		return;
 }
 
 static log_hook_fn hook = stderr_hook;

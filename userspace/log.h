@@ -2,7 +2,15 @@
 /*
  * Logging hook.  The library never prints: it calls pr_warn/pr_info/pr_debug,
  * which go to the one function the binary installs with log_set_hook().  The
- * default hook writes "LEVEL message" lines to stderr.
+ * default hook writes one line per event to stderr:
+ *
+ *   1717171717.123 info  login ok user=alice observed=198.18.0.11:40000 session=3
+ *
+ * wall-clock seconds with milliseconds, the level padded to 5, then the
+ * message: a short phrase followed by key=value fields (values without
+ * spaces).  Control characters in a message become spaces, so an event is
+ * always exactly one line.  Nothing the server does per packet logs above
+ * LOG_DEBUG.
  */
 #ifndef PINHOLE_LOG_H
 #define PINHOLE_LOG_H
