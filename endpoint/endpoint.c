@@ -10,6 +10,7 @@
  * it.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,6 @@
 #include "addr.h"
 #include "discovery.h"
 #include "endpoint.h"
-#include "log.h"
 #include "nat.h"
 #include "peers.h"
 #include "stun.h"
@@ -229,6 +229,24 @@ static bool from_server(const struct ep *ep, const struct sockaddr *from)
 	return addr_cmp(from, (const struct sockaddr *)&ep->cfg.server) == 0;
 }
 
+/*
+ * Diagnostics go to the embedder's on_log hook, per endpoint: the library
+ * keeps no global logging state and prints nothing itself.
+ */
+static void ep_log(const struct ep *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ep_log(const struct ep *ep, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (!ep->cfg.on_log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ep->cfg.on_log(ep->cfg.arg, line);
+}
+
 /* LOGOUT retransmissions: see ep_logout(). */
 #define LOGOUT_TRIES 3
 
@@ -239,7 +257,7 @@ static void send_to(struct ep *ep, const uint8_t *buf, size_t len, const struct 
 
 		/* Transient (no route yet, buffer full): retransmission or the next keepalive covers it. */
 		addr_format(dst, a, sizeof(a));
-		pr_debug("endpoint %s: sendto %s: %s", ep->user, a, strerror(errno));
+		ep_log(ep, "endpoint %s: sendto %s: %s", ep->user, a, strerror(errno));
 	}
 }
 
@@ -482,7 +500,7 @@ static void on_login_response(struct ep *ep, struct txn *x, const struct stun_ms
 			fail(ep, -EPROTO, "malformed stale-nonce answer");
 			return;
 		}
-		pr_debug("endpoint %s: stale nonce, retrying once", ep->user);
+		ep_log(ep, "endpoint %s: stale nonce, retrying once", ep->user);
 		err = login_send(ep, true);
 		if (err)
 			fail(ep, err, "cannot build login request");
@@ -1075,7 +1093,7 @@ static void on_peer_message(struct ep *ep, const struct stun_msg *m, const uint8
 	}
 	if (!peer_verified(ep, p, m)) {
 		addr_format((const struct sockaddr *)from, a, sizeof(a));
-		pr_debug("endpoint %s: rejected %s from %s (name %s)", ep->user,
+		ep_log(ep, "endpoint %s: rejected %s from %s (name %s)", ep->user,
 			 access_method_name(method), a, name);
 		return;
 	}

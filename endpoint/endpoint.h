@@ -115,13 +115,17 @@ struct ep_event {
 
 typedef void (*ep_event_fn)(struct ep *ep, const struct ep_event *ev, void *arg);
 
+/* Optional diagnostics: one line (no newline) per call, for the caller's log. */
+typedef void (*ep_log_fn)(void *arg, const char *line);
+
 struct ep_config {
 	struct sockaddr_storage server; /* the access server's primary address */
 	struct sockaddr_storage bind;	/* AF_UNSPEC: any address of the server's family */
 	const char *user;
 	const char *password; /* copied; wiped on ep_free() */
 	ep_event_fn on_event;
-	void *arg;
+	ep_log_fn on_log;	/* NULL: diagnostics are dropped (the library never prints) */
+	void *arg;		/* passed to on_event and on_log */
 	unsigned int rto_ms;	       /* first retransmission timeout (100) */
 	unsigned int max_tries;	       /* sends per request (6) */
 	unsigned int probe_timeout_ms; /* per RFC 5780 test after the first (500) */

@@ -233,6 +233,12 @@ static int read_password(const char *path, char *out, size_t cap)
 	return len ? 0 : -EINVAL;
 }
 
+/* The library's diagnostics, at debug level in this program's log. */
+static void on_log(void *arg, const char *line)
+{
+	pr_debug("%s", line);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -308,6 +314,7 @@ int main(int argc, char **argv)
 	cfg.user = user;
 	cfg.password = password;
 	cfg.on_event = on_event;
+	cfg.on_log = on_log;
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
