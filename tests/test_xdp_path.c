@@ -520,6 +520,20 @@ static void *watch_attach(void *arg)
 	return NULL;
 }
 
+/* Id of the program pinned as <pin_dir>/prog (0 if none). */
+static __u32 pinned_prog_id(struct fixture *f)
+{
+	struct bpf_prog_info pi = { 0 };
+	__u32 len = sizeof(pi);
+	int fd = bpf_obj_get(pin(f, "prog"));
+
+	if (fd < 0)
+		return 0;
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &pi, &len), 0);
+	close(fd);
+	return pi.id;
+}
+
 static void test_keep_then_adopt(void **state)
 {
 	struct fixture *f = *state;
@@ -541,6 +555,8 @@ static void test_keep_then_adopt(void **state)
 	assert_int_equal(xdp_path_set_listeners(f->p, &a, 1), 0);
 	write_counter(f, PH_DROP_BAD_FINGERPRINT, 1000, 7000);
 	li1 = pinned_link(f);
+	/* The running program is pinned too: adoption opens it without CAP_SYS_ADMIN. */
+	assert_int_equal(pinned_prog_id(f), li1.prog_id);
 	stats_id = pinned_map_id(f, "stats");
 	listeners_id = pinned_map_id(f, "listeners");
 
@@ -567,6 +583,7 @@ static void test_keep_then_adopt(void **state)
 	assert_int_not_equal(li2.prog_id, li1.prog_id);
 	assert_int_equal(li2.xdp.ifindex, li1.xdp.ifindex);
 	assert_int_equal(xdp_state(f, f->ifa).drv_prog_id, li2.prog_id);
+	assert_int_equal(pinned_prog_id(f), li2.prog_id);
 	assert_int_equal(pinned_map_id(f, "stats"), stats_id);
 	assert_int_equal(pinned_map_id(f, "listeners"), listeners_id);
 	fd = bpf_prog_get_fd_by_id(li2.prog_id);

@@ -33,6 +33,7 @@ struct xdp_path {
 	char ifname[IF_NAMESIZE];
 	char pin_dir[PATH_MAX];
 	char link_path[PATH_MAX];
+	char prog_path[PATH_MAX];	/* the running program, so adoption needs no CAP_SYS_ADMIN */
 	int dir_fd;		/* holds the flock that makes pin_dir ours */
 	int link_fd;
 	bool adopted;
@@ -269,6 +270,36 @@ static int check_foreign(struct xdp_path *p, __u32 adopt_prog_id)
 }
 
 /*
+ * The program the adopted link runs, as an fd for BPF_F_REPLACE.  From its
+ * pin first: opening a pin needs only access to bpffs, while opening a
+ * program by id is reserved to CAP_SYS_ADMIN.  The id fallback serves pin
+ * directories left by an older server that did not pin the program.
+ */
+static int running_prog_fd(const struct xdp_path *p, __u32 id)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	int fd;
+
+	fd = bpf_obj_get(p->prog_path);
+	if (fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.id == id)
+			return fd;
+		close(fd);
+	}
+	fd = bpf_prog_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Pin the running program next to the link; without it the next adoption needs CAP_SYS_ADMIN. */
+static void pin_prog(const struct xdp_path *p, int prog_fd)
+{
+	if (bpf_obj_pin(prog_fd, p->prog_path))
+		pr_warn("xdp: cannot pin the program at %s: %s (a restart will need CAP_SYS_ADMIN "
+			"to adopt it)", p->prog_path, strerror(errno));
+}
+
+/*
  * Swap the freshly loaded program into the adopted link.  BPF_F_REPLACE makes
  * it a compare-and-swap against the program we inspected, and the link is
  * never detached, so the interface is not without the kernel path for a
@@ -280,9 +311,9 @@ static int adopt(struct xdp_path *p, __u32 old_prog_id)
 	int prog_fd = bpf_program__fd(p->skel->progs.pinhole_xdp);
 	int old_fd, err;
 
-	old_fd = bpf_prog_get_fd_by_id(old_prog_id);
+	old_fd = running_prog_fd(p, old_prog_id);
 	if (old_fd < 0) {
-		err = -errno;
+		err = old_fd;
 		pr_err("xdp: cannot get running program %u: %s", old_prog_id, strerror(-err));
 		return err;
 	}
@@ -296,6 +327,9 @@ static int adopt(struct xdp_path *p, __u32 old_prog_id)
 	}
 	close(old_fd);
 	p->adopted = true;
+	/* The pin follows the program that runs now. */
+	unlink(p->prog_path);
+	pin_prog(p, prog_fd);
 	return 0;
 }
 
@@ -334,6 +368,8 @@ static int attach(struct xdp_path *p, bool no_generic)
 		return err;
 	}
 	p->link_fd = fd;
+	unlink(p->prog_path);	/* a stale pin from a crashed run */
+	pin_prog(p, prog_fd);
 	return 0;
 }
 
@@ -420,7 +456,9 @@ struct xdp_path *xdp_path_open(const struct xdp_path_opts *opts)
 	ret = snprintf(p->pin_dir, sizeof(p->pin_dir), "%s", pin_dir);
 	if (ret < 0 || (size_t)ret >= sizeof(p->pin_dir) ||
 	    snprintf(p->link_path, sizeof(p->link_path), "%s/link", pin_dir) >=
-		    (int)sizeof(p->link_path)) {
+		    (int)sizeof(p->link_path) ||
+	    snprintf(p->prog_path, sizeof(p->prog_path), "%s/prog", pin_dir) >=
+		    (int)sizeof(p->prog_path)) {
 		err = -ENAMETOOLONG;
 		goto err_free;
 	}
@@ -504,6 +542,7 @@ err_attach:
 	if (!adopting) {
 		bpf_link_detach(p->link_fd);
 		unlink(p->link_path);
+		unlink(p->prog_path);
 	}
 err_maps:
 	/* An adopted link still runs against the pinned maps: leave them be. */
@@ -719,6 +758,8 @@ void xdp_path_close(struct xdp_path *p, bool keep)
 			pr_warn("xdp: cannot detach from %s: %s", p->ifname, strerror(errno));
 		if (unlink(p->link_path) && errno != ENOENT)
 			pr_warn("xdp: cannot remove %s: %s", p->link_path, strerror(errno));
+		if (unlink(p->prog_path) && errno != ENOENT)
+			pr_warn("xdp: cannot remove %s: %s", p->prog_path, strerror(errno));
 		bpf_object__for_each_map(map, p->skel->obj) {
 			if (bpf_map__pin_path(map) && bpf_map__unpin(map, NULL))
 				pr_warn("xdp: cannot unpin %s", bpf_map__pin_path(map));
