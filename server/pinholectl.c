@@ -613,6 +613,38 @@ struct sink {
 	json_t *arr;
 };
 
+/* --json listing: a new document @doc holding an empty array under @key, filled through @k. */
+static int sink_begin_json(struct sink *k, json_t **doc, const char *key)
+{
+	*doc = json_object();
+	k->arr = json_array();
+	if (!*doc || !k->arr)
+		return -ENOMEM;
+	return jset(*doc, key, json_incref(k->arr));
+}
+
+/*
+ * Finish a listing: the store error @err, or the JSON document @doc
+ * (when --json) or the table.  Frees everything the sink holds.
+ */
+static int sink_end(struct sink *k, json_t *doc, int err, const char *cmd)
+{
+	int ex = EX_OK;
+
+	if (err) {
+		ex = store_fail(err, cmd);
+	} else if (doc) {
+		ex = json_print(doc, cmd);
+		doc = NULL;
+	} else {
+		table_print(k->t);
+	}
+	json_decref(k->arr);
+	json_decref(doc);
+	table_free(k->t);
+	return ex;
+}
+
 static int user_row(const struct store_user *u, void *ctx)
 {
 	struct sink *k = ctx;
@@ -640,28 +672,13 @@ static int cmd_user_list(const struct args *a)
 	ex = open_store(STORE_O_RDONLY, &s);
 	if (ex)
 		return ex;
-	if (opt_json) {
-		doc = json_object();
-		k.arr = json_array();
-		err = doc && k.arr ? 0 : -ENOMEM;
-		if (!err)
-			err = jset(doc, "users", json_incref(k.arr));
-	} else {
+	if (opt_json)
+		err = sink_begin_json(&k, &doc, "users");
+	else
 		err = table_add(&t, "NAME", "CREATED");
-	}
 	if (!err)
 		err = store_user_list(s, user_row, &k);
-	if (err) {
-		ex = store_fail(err, a->cmd);
-	} else if (doc) {
-		ex = json_print(doc, a->cmd);
-		doc = NULL;
-	} else {
-		table_print(&t);
-	}
-	json_decref(k.arr);
-	json_decref(doc);
-	table_free(&t);
+	ex = sink_end(&k, doc, err, a->cmd);
 	store_close(s);
 	return ex;
 }
@@ -924,28 +941,13 @@ static int cmd_sessions(const struct args *a)
 	ex = open_store(STORE_O_RDONLY, &s);
 	if (ex)
 		return ex;
-	if (opt_json) {
-		doc = json_object();
-		k.arr = json_array();
-		err = doc && k.arr ? 0 : -ENOMEM;
-		if (!err)
-			err = jset(doc, "sessions", json_incref(k.arr));
-	} else {
+	if (opt_json)
+		err = sink_begin_json(&k, &doc, "sessions");
+	else
 		err = table_add(&t, "USER", "OBSERVED", "CLAIMED", "NAT", "SINCE", "REFRESHED");
-	}
 	if (!err)
 		err = store_session_list(s, NULL, session_row, &k);
-	if (err) {
-		ex = store_fail(err, a->cmd);
-	} else if (doc) {
-		ex = json_print(doc, a->cmd);
-		doc = NULL;
-	} else {
-		table_print(&t);
-	}
-	json_decref(k.arr);
-	json_decref(doc);
-	table_free(&t);
+	ex = sink_end(&k, doc, err, a->cmd);
 	store_close(s);
 	return ex;
 }

@@ -839,16 +839,20 @@ static int binding_path(struct srv *s, const struct srv_io *io, const struct srv
 	unsigned int sock = d->sock;
 	uint32_t flags = 0;
 	size_t cap, n;
-	uint8_t *out = io->buf(io->ctx, &cap);
+	uint8_t *out;
 
-	/* A malformed CHANGE-REQUEST is binding_answer_ctx's 400 to give: route as if absent. */
-	if (s->o.alt && m && stun_msg_get_change_request(m, &flags))
+	/* Not STUN at all (rules 1-6): dropped without a word. */
+	if (!m)
+		return BINDING_DROPPED;
+	out = io->buf(io->ctx, &cap);
+	/* A malformed CHANGE-REQUEST is binding_answer_msg's 400 to give: route as if absent. */
+	if (s->o.alt && stun_msg_get_change_request(m, &flags))
 		flags = 0;
 	if (s->o.alt && !rfc5780_route(s->o.alt, d->sock, flags, &sock, &origin, &other)) {
 		ctx.origin = (const struct sockaddr *)&origin;
 		ctx.other = (const struct sockaddr *)&other;
 	}
-	n = binding_answer_ctx(d->data, d->len, d->src, ctx.other ? &ctx : NULL, out, cap, &oc);
+	n = binding_answer_msg(m, d->src, ctx.other ? &ctx : NULL, out, cap, &oc);
 	if (!n)
 		return oc;
 	/* Errors come back from where the request went; success from the chosen socket. */

@@ -137,7 +137,7 @@ static size_t error_reply(const struct stun_msg *m, uint16_t method, int code,
 	return (size_t)len;
 }
 
-size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr *src,
+size_t binding_answer_msg(const struct stun_msg *m, const struct sockaddr *src,
 			  const struct binding_ctx *ctx, uint8_t *out, size_t cap,
 			  enum binding_outcome *outcome)
 {
@@ -146,7 +146,6 @@ size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr 
 	struct sockaddr_storage peer, origin, other;
 	bool rfc5780 = ctx && ctx->other;
 	struct stun_builder b;
-	struct stun_msg m;
 	uint16_t method;
 	size_t n;
 	int err, rlen;
@@ -158,13 +157,10 @@ size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr 
 		return 0;
 	if (rfc5780 && (source_address(ctx->origin, &origin) || source_address(ctx->other, &other)))
 		return 0;
-	/* Rules 1-6: anything structurally wrong is dropped without a word. */
-	if (stun_msg_parse(&m, req, len))
-		return 0;
 
 	/* Rule 7 */
-	method = stun_type_method(m.type);
-	switch (stun_type_class(m.type)) {
+	method = stun_type_method(m->type);
+	switch (stun_type_class(m->type)) {
 	case STUN_CLASS_INDICATION:
 		if (method == STUN_METHOD_BINDING)
 			*outcome = BINDING_CONSUMED;
@@ -174,15 +170,15 @@ size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr 
 		return 0;
 	}
 	if (method != STUN_METHOD_BINDING)
-		return error_reply(&m, method, STUN_ERR_BAD_REQUEST, NULL, 0, out, cap, outcome);
+		return error_reply(m, method, STUN_ERR_BAD_REQUEST, NULL, 0, out, cap, outcome);
 
 	/* Rule 8: duplicates and malformed known attributes first (see top). */
-	err = stun_msg_check_attrs(&m, NULL);
+	err = stun_msg_check_attrs(m, NULL);
 	if (err == -STUN_E_DUPLICATE || err == -STUN_E_BAD_VALUE)
-		return error_reply(&m, method, STUN_ERR_BAD_REQUEST, NULL, 0, out, cap, outcome);
-	n = unsupported_attrs(&m, rfc5780, unknown, STUN_MSG_MAX_UNKNOWN);
+		return error_reply(m, method, STUN_ERR_BAD_REQUEST, NULL, 0, out, cap, outcome);
+	n = unsupported_attrs(m, rfc5780, unknown, STUN_MSG_MAX_UNKNOWN);
 	if (n)
-		return error_reply(&m, method, STUN_ERR_UNKNOWN_ATTRIBUTE, unknown, n, out, cap,
+		return error_reply(m, method, STUN_ERR_UNKNOWN_ATTRIBUTE, unknown, n, out, cap,
 				   outcome);
 
 	/*
@@ -190,20 +186,35 @@ size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr 
 	 * RESPONSE-ORIGIN and OTHER-ADDRESS, then FINGERPRINT iff the request
 	 * had one.
 	 */
-	stun_build_init(&b, out, cap, STUN_BINDING_SUCCESS, m.tid);
+	stun_build_init(&b, out, cap, STUN_BINDING_SUCCESS, m->tid);
 	stun_build_add_xor_addr(&b, (const struct sockaddr *)&peer);
 	if (rfc5780) {
 		stun_build_add_addr(&b, STUN_ATTR_RESPONSE_ORIGIN,
 				    (const struct sockaddr *)&origin);
 		stun_build_add_addr(&b, STUN_ATTR_OTHER_ADDRESS, (const struct sockaddr *)&other);
 	}
-	if (m.has_fingerprint)
+	if (m->has_fingerprint)
 		stun_build_fingerprint(&b);
 	rlen = stun_build_finish(&b);
 	if (rlen < 0)
 		return 0;
 	*outcome = BINDING_ANSWERED;
 	return (size_t)rlen;
+}
+
+size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr *src,
+			  const struct binding_ctx *ctx, uint8_t *out, size_t cap,
+			  enum binding_outcome *outcome)
+{
+	struct stun_msg m;
+
+	/* Rules 1-6: anything structurally wrong is dropped without a word. */
+	if (stun_msg_parse(&m, req, len)) {
+		if (outcome)
+			*outcome = BINDING_DROPPED;
+		return 0;
+	}
+	return binding_answer_msg(&m, src, ctx, out, cap, outcome);
 }
 
 size_t binding_answer(const uint8_t *req, size_t len, const struct sockaddr *src, uint8_t *out,

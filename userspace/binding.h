@@ -58,6 +58,17 @@ size_t binding_answer_ctx(const uint8_t *req, size_t len, const struct sockaddr 
 			  const struct binding_ctx *ctx, uint8_t *out, size_t cap,
 			  enum binding_outcome *outcome);
 
+struct stun_msg;
+
+/*
+ * As binding_answer_ctx() for a message the caller already parsed with
+ * stun_msg_parse() (which applied rules 1-6): a server that parses once to
+ * dispatch does not parse again.  @ctx may be NULL.
+ */
+size_t binding_answer_msg(const struct stun_msg *m, const struct sockaddr *src,
+			  const struct binding_ctx *ctx, uint8_t *out, size_t cap,
+			  enum binding_outcome *outcome);
+
 /* Stable lower-case name of @o ("answered", ...); "invalid" when out of range. */
 const char *binding_outcome_name(enum binding_outcome o);
 

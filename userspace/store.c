@@ -606,6 +606,14 @@ static int derive_keys(const struct store *s, const char *name, const char *pw, 
 	return stun_userhash(name, nlen, s->realm, rlen, k->userhash);
 }
 
+/* Parameters 1..3 of the user add and set-password statements: name, SHA-256 and MD5 keys. */
+static void bind_name_keys(sqlite3_stmt *st, const char *name, const struct user_keys *k)
+{
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, k->sha256, STORE_KEY_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, k->md5, STORE_KEY_MD5_LEN, SQLITE_STATIC);
+}
+
 int store_user_add(struct store *s, const char *name, const char *password, size_t plen)
 {
 	sqlite3_stmt *st = s->st[ST_USER_ADD];
@@ -617,9 +625,7 @@ int store_user_add(struct store *s, const char *name, const char *password, size
 	err = derive_keys(s, name, password, plen, &k);
 	if (err)
 		goto out;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, k.sha256, STORE_KEY_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, k.md5, STORE_KEY_MD5_LEN, SQLITE_STATIC);
+	bind_name_keys(st, name, &k);
 	sqlite3_bind_blob(st, 4, k.userhash, STORE_USERHASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, time(NULL));
 	err = exec_stmt(s, ST_USER_ADD, "add user");
@@ -640,9 +646,7 @@ int store_user_set_password(struct store *s, const char *name, const char *passw
 	err = derive_keys(s, name, password, plen, &k);
 	if (err)
 		goto out;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, k.sha256, STORE_KEY_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, k.md5, STORE_KEY_MD5_LEN, SQLITE_STATIC);
+	bind_name_keys(st, name, &k);
 	err = exec_stmt(s, ST_USER_SETPW, "set password");
 	if (!err && sqlite3_changes(s->db) == 0)
 		err = -ENOENT;
