@@ -30,6 +30,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "access_proto.h"
 #include "pinhole_kern_user.h"
 #include "stun_proto.h"
 #include "crc32_table.h"
@@ -52,6 +53,8 @@
 #define XMA4_LEN	(STUN_ATTR_HEADER_LEN + 8)
 #define XMA6_LEN	(STUN_ATTR_HEADER_LEN + 20)
 #define FP_LEN		(STUN_ATTR_HEADER_LEN + 4)
+/* ERROR-CODE 401 "Unauthenticated": class/number word and the padded 15-byte reason. */
+#define ERR401_LEN	(STUN_ATTR_HEADER_LEN + 4 + 16)
 /* RFC 5780 adds RESPONSE-ORIGIN and OTHER-ADDRESS, each as long as an XMA of its family. */
 #define RESP_MAX_WORDS	((STUN_HEADER_LEN + 3 * XMA6_LEN + FP_LEN) / 4)
 
@@ -76,6 +79,27 @@ struct {
 	__uint(max_entries, PH_MAX_LISTENERS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } listeners SEC(".maps");
+
+/*
+ * The session table (pinhole_kern_user.h): the loader sizes it to
+ * --max-sessions before load; 1 here only so the object loads as is in
+ * tests that do not care.  Userspace owns the slots; the program only
+ * refreshes last_seen and follows a session's address.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct ph_session);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sessions SEC(".maps");
+
+/* NAT rebindings followed, for userspace to update routing and tell contacts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PH_SESSION_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} session_events SEC(".maps");
 
 /* A read cursor over the frame: every pull is bounds-checked against end. */
 struct cursor {
@@ -164,11 +188,20 @@ static __always_inline __u32 crc32_dword(__u32 crc, __u32 a, __u32 b)
 	       crc32_tab[1][(b >> 16) & 0xff] ^ crc32_tab[0][b >> 24];
 }
 
+#define REASON_BIT(r)	(1ULL << (r))
+#define TX_REASONS	(REASON_BIT(PH_TX_BINDING) | REASON_BIT(PH_TX_KEEPALIVE) | \
+			 REASON_BIT(PH_TX_KA_MOVED) | REASON_BIT(PH_TX_KA_UNKNOWN))
+#define DROP_REASONS	(REASON_BIT(PH_DROP_NOT_STUN) | REASON_BIT(PH_DROP_BAD_COOKIE) | \
+			 REASON_BIT(PH_DROP_BAD_LENGTH) | REASON_BIT(PH_DROP_BAD_FINGERPRINT) | \
+			 REASON_BIT(PH_DROP_KA_INDICATION) | REASON_BIT(PH_DROP_KA_BAD_TOKEN) | \
+			 REASON_BIT(PH_DROP_KA_UNKNOWN_IND) | REASON_BIT(PH_DROP_RATE_LIMITED))
+_Static_assert(PH_REASON_MAX <= 64, "reasons fit the verdict masks");
+
 static __always_inline int verdict_of(enum ph_xdp_reason r)
 {
-	if (r == PH_TX_BINDING)
+	if (REASON_BIT(r) & TX_REASONS)
 		return XDP_TX;
-	if (r >= PH_DROP_NOT_STUN && r < PH_REASON_MAX)
+	if (REASON_BIT(r) & DROP_REASONS)
 		return XDP_DROP;
 	return XDP_PASS;
 }
@@ -688,9 +721,16 @@ static __always_inline bool udp_csum_ok(struct xdp_md *ctx, const struct req *r,
 	return csum_fold(sum) == 0xffff;
 }
 
-/* ph_stun_check's result: a reason, plus whether the request carries FINGERPRINT. */
+/*
+ * ph_stun_check's result: a reason, plus whether the request carries
+ * FINGERPRINT, and whether it is a keepalive (a Binding request or
+ * indication whose first attribute is a 20-byte SESSION, with no other
+ * comprehension-required attribute) and of which class.
+ */
 #define CHECK_REASON_MASK	0xff
 #define CHECK_HAS_FP		0x100
+#define CHECK_KEEPALIVE		0x200
+#define CHECK_INDICATION	0x400
 
 /*
  * ph_stun_check - the Binding rules 1-8, in order, for the len-byte STUN
@@ -704,7 +744,7 @@ __noinline __u32 ph_stun_check(struct xdp_md *ctx, __u32 off, __u32 len)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	bool required = false, fp_seen = false, fp_not_last = false;
+	bool required = false, fp_seen = false, fp_not_last = false, session = false;
 	__u32 aoff = STUN_HEADER_LEN, fp_off = 0, fp_len = 0, alen, i;
 	struct stun_attr_hdr *a;
 	struct stun_hdr *h;
@@ -752,6 +792,9 @@ __noinline __u32 ph_stun_check(struct xdp_md *ctx, __u32 off, __u32 len)
 			fp_seen = true;
 			fp_off = aoff;
 			fp_len = alen;
+		} else if (type == PH_ATTR_SESSION && aoff == STUN_HEADER_LEN &&
+			   alen == sizeof(struct ph_session_attr)) {
+			session = true;
 		} else if (type < STUN_ATTR_OPTIONAL_MIN) {
 			required = true;
 		}
@@ -772,9 +815,15 @@ __noinline __u32 ph_stun_check(struct xdp_md *ctx, __u32 off, __u32 len)
 		if (bpf_ntohl(*fpv) != ((__u32)crc ^ STUN_FINGERPRINT_XOR))
 			return PH_DROP_BAD_FINGERPRINT;
 	}
+	if (session && !required) {
+		if (h->type == bpf_htons(STUN_BINDING_REQUEST))
+			return CONTINUE | CHECK_KEEPALIVE | (fp_seen ? CHECK_HAS_FP : 0);
+		if (h->type == bpf_htons(STUN_BINDING_INDICATION))
+			return CONTINUE | CHECK_KEEPALIVE | CHECK_INDICATION;
+	}
 	if (h->type != bpf_htons(STUN_BINDING_REQUEST))
 		return PH_PASS_NOT_BINDING_REQ;
-	if (required)
+	if (required || session)
 		return PH_PASS_ATTRIBUTES;
 	return CONTINUE | (fp_seen ? CHECK_HAS_FP : 0);
 }
@@ -833,12 +882,31 @@ static __always_inline __u32 put_addr_attr(__u32 *w, __u16 type, const bool v6, 
 	return 6;
 }
 
-/* Values of write_response()'s oa: which OTHER-ADDRESS, if any, to add. */
-enum { OA_NONE, OA_V4, OA_V6 };
+/*
+ * The response's STUN words, built before the frame is resized.  Off the
+ * stack: each inlined write_response() would otherwise take its own copy
+ * and the program would outgrow the 512-byte stack.
+ */
+struct resp_scratch {
+	__u32 w[RESP_MAX_WORDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct resp_scratch);
+	__uint(max_entries, 1);
+} resp_scratch SEC(".maps");
+
+/*
+ * Values of write_response()'s oa: which OTHER-ADDRESS, if any, to add; or
+ * OA_401, a Binding error 401 (an unknown session) instead of the success.
+ */
+enum { OA_NONE, OA_V4, OA_V6, OA_401 };
 
 /*
  * Resize the frame to hdrs + msg_len bytes and write the whole response:
- * XOR-MAPPED-ADDRESS, then for an RFC 5780 listener (oa != OA_NONE)
+ * ERROR-CODE 401 for OA_401, else XOR-MAPPED-ADDRESS, then for an RFC 5780 listener (oa != OA_NONE)
  * RESPONSE-ORIGIN (the address:port the request reached) and
  * OTHER-ADDRESS (r->lval's), then FINGERPRINT iff the request had one.
  * v6 and oa are compile-time constants at each call site, so each
@@ -850,28 +918,50 @@ static __always_inline enum ph_xdp_reason write_response(struct xdp_md *ctx, con
 {
 	const __u32 ip_len = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 	const __u32 hdrs = ETH_HLEN + ip_len + sizeof(struct udphdr);
-	const __u32 xma_len = v6 ? XMA6_LEN : XMA4_LEN;
-	const __u32 rfc_len = oa == OA_NONE ? 0 : xma_len + (oa == OA_V6 ? XMA6_LEN : XMA4_LEN);
+	const bool unauth = oa == OA_401;
+	const __u32 xma_len = unauth ? ERR401_LEN : v6 ? XMA6_LEN : XMA4_LEN;
+	const __u32 rfc_len =
+	    oa == OA_NONE || unauth ? 0 : xma_len + (oa == OA_V6 ? XMA6_LEN : XMA4_LEN);
 	const __u32 base_words = (STUN_HEADER_LEN + xma_len + rfc_len) / 4;
 	__u32 msg_len = STUN_HEADER_LEN + xma_len + rfc_len + (r->has_fp ? FP_LEN : 0);
 	__u32 ulen = sizeof(struct udphdr) + msg_len;
 	__s32 delta = (__s32)(hdrs + msg_len) - (__s32)frame_len;
-	__u32 w[RESP_MAX_WORDS];
+	struct resp_scratch *sc;
+	__u32 zero = 0, *w;
 	struct ethhdr *eth;
 	struct udphdr *udp;
 	__u32 *out, crc, i, n;
 	void *data, *end;
 	__u64 sum;
 
-	w[0] = bpf_htonl(STUN_BINDING_SUCCESS << 16 | (msg_len - STUN_HEADER_LEN));
+	sc = bpf_map_lookup_elem(&resp_scratch, &zero);
+	if (!sc)
+		return PH_PASS_NO_ROOM;
+	w = sc->w;
+	w[0] = bpf_htonl((unauth ? STUN_BINDING_ERROR : STUN_BINDING_SUCCESS) << 16 |
+			 (msg_len - STUN_HEADER_LEN));
 	w[1] = bpf_htonl(STUN_MAGIC_COOKIE);
 	w[2] = r->tid[0];
 	w[3] = r->tid[1];
 	w[4] = r->tid[2];
 	n = 5;
-	n += put_addr_attr(&w[n], STUN_ATTR_XOR_MAPPED_ADDRESS, v6, r->port_dst, r->addr_dst,
-			   r->tid, true);
-	if (oa != OA_NONE) {
+	if (unauth) {
+		/*
+		 * ERROR-CODE 401 with RFC 8489's reason phrase, 15 bytes and one
+		 * byte of zero padding, as the server's builder writes it.
+		 */
+		w[5] = bpf_htonl(STUN_ATTR_ERROR_CODE << 16 | (4 + 15));
+		w[6] = bpf_htonl(4 << 8 | 1);
+		w[7] = bpf_htonl(0x556e6175);	/* "Unau" */
+		w[8] = bpf_htonl(0x7468656e);	/* "then" */
+		w[9] = bpf_htonl(0x74696361);	/* "tica" */
+		w[10] = bpf_htonl(0x74656400);	/* "ted" */
+		n = 11;
+	} else {
+		n += put_addr_attr(&w[n], STUN_ATTR_XOR_MAPPED_ADDRESS, v6, r->port_dst,
+				   r->addr_dst, r->tid, true);
+	}
+	if (oa != OA_NONE && !unauth) {
 		n += put_addr_attr(&w[n], STUN_ATTR_RESPONSE_ORIGIN, v6, r->port_src, r->addr_src,
 				   r->tid, false);
 		n += put_addr_attr(&w[n], STUN_ATTR_OTHER_ADDRESS, oa == OA_V6, r->lval->other_port,
@@ -968,6 +1058,81 @@ static __always_inline enum ph_xdp_reason write_response(struct xdp_md *ctx, con
 }
 
 /*
+ * A keepalive (ph_stun_check said CHECK_KEEPALIVE): find the session by the
+ * slot its id names, prove the token, refresh it and follow a new source
+ * address.  A request is answered as userspace would: XOR-MAPPED-ADDRESS,
+ * or 401 for a session the server does not hold, so the endpoint logs in
+ * again.  A wrong token refreshes nothing and hears nothing: it is either a
+ * stale endpoint or someone guessing, and both are only counted.  Returns
+ * the reason to count, or CONTINUE with *oa (OA_NONE or OA_401) and *ok
+ * (the reason once the answer is written) when there is an answer to write:
+ * general_path() writes it, so the program keeps one copy of each writer.
+ */
+static __always_inline enum ph_xdp_reason keepalive(const struct req *r, void *end,
+						    const bool indication, int *oa,
+						    enum ph_xdp_reason *ok)
+{
+	const __u32 *a = (const __u32 *)(r->stun + STUN_HEADER_LEN);
+	struct ph_session_event *ev;
+	const __u32 *tok, *sa;
+	struct ph_session *s;
+	__u32 id, slot, now;
+	bool moved;
+
+	/* ph_stun_check walked these 24 bytes; the verifier needs it said again. */
+	if ((void *)(a + 6) > end)
+		return PH_PASS_TRUNCATED;
+	id = bpf_ntohl(a[1]);
+	slot = id & PH_SESSION_SLOT_MASK;
+	s = bpf_map_lookup_elem(&sessions, &slot);
+	if (!s || !id || s->id != id) {
+		if (indication)
+			return PH_DROP_KA_UNKNOWN_IND;
+		*oa = OA_401;
+		*ok = PH_TX_KA_UNKNOWN;
+		return CONTINUE;
+	}
+	tok = (const __u32 *)s->token;
+	if ((a[2] ^ tok[0]) | (a[3] ^ tok[1]) | (a[4] ^ tok[2]) | (a[5] ^ tok[3]))
+		return PH_DROP_KA_BAD_TOKEN;
+
+	now = bpf_ktime_get_coarse_ns() / 1000000000;
+	*ok = PH_TX_KEEPALIVE;
+	sa = (const __u32 *)s->addr;
+	moved = s->family != (r->v6 ? PH_AF_INET6 : PH_AF_INET) || s->port != r->port_dst ||
+		((sa[0] ^ r->addr_dst[0]) | (sa[1] ^ r->addr_dst[1]) | (sa[2] ^ r->addr_dst[2]) |
+		 (sa[3] ^ r->addr_dst[3]));
+	if (moved) {
+		/* Without the event userspace would never learn it: let userspace do it all. */
+		ev = bpf_ringbuf_reserve(&session_events, sizeof(*ev), 0);
+		if (!ev)
+			return PH_PASS_KA_NO_EVENT;
+		__builtin_memset(ev, 0, sizeof(*ev));
+		ev->id = id;
+		ev->family = r->v6 ? PH_AF_INET6 : PH_AF_INET;
+		ev->port = r->port_dst;
+		ev->local_port = r->port_src;
+		/* An IPv4 request leaves words 1-3 of the addresses zero (struct req starts zeroed). */
+		__builtin_memcpy(ev->addr, r->addr_dst, 16);
+		__builtin_memcpy(ev->local_addr, r->addr_src, 16);
+		__builtin_memcpy(s->addr, r->addr_dst, 16);
+		s->port = r->port_dst;
+		s->family = ev->family;
+		s->last_seen = now;
+		/* Userspace drains the ring from a timer: a wakeup would be wasted work. */
+		bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+		*ok = PH_TX_KA_MOVED;
+	} else if (s->last_seen != now) {
+		/* At most one write a second: the line stays shared between CPUs. */
+		s->last_seen = now;
+	}
+	if (indication)
+		return PH_DROP_KA_INDICATION;
+	*oa = OA_NONE;
+	return CONTINUE;
+}
+
+/*
  * Everything the fast path left: the Binding rules in full, for both
  * families.  Returns the reason to count.
  */
@@ -976,7 +1141,7 @@ static __always_inline enum ph_xdp_reason general_path(struct xdp_md *ctx, __u64
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = end };
-	enum ph_xdp_reason reason;
+	enum ph_xdp_reason reason, ok = PH_TX_BINDING;
 	struct ethhdr *eth;
 	struct req r = {};
 	bool l2_multicast;
@@ -1019,27 +1184,41 @@ static __always_inline enum ph_xdp_reason general_path(struct xdp_md *ctx, __u64
 
 	__builtin_memcpy(r.mac_dst, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(r.mac_src, eth->h_dest, ETH_ALEN);
-	if (!(r.lval->flags & PH_LISTEN_RFC5780))
+	if (check & CHECK_KEEPALIVE) {
+		/* Answered plainly even on an RFC 5780 listener, as userspace does. */
+		reason = keepalive(&r, end, check & CHECK_INDICATION, &oa, &ok);
+		if (reason != CONTINUE)
+			return reason;
+	} else if (!(r.lval->flags & PH_LISTEN_RFC5780)) {
 		oa = OA_NONE;
-	else if (r.lval->other_family == PH_AF_INET)
+	} else if (r.lval->other_family == PH_AF_INET) {
 		oa = OA_V4;
-	else if (r.lval->other_family == PH_AF_INET6)
+	} else if (r.lval->other_family == PH_AF_INET6) {
 		oa = OA_V6;
-	else
+	} else {
 		/* The loader never stores this; without OTHER-ADDRESS, leave it to userspace. */
 		return PH_PASS_NOT_LISTEN;
+	}
 	if (r.v6) {
 		if (oa == OA_V4)
-			return write_response(ctx, &r, frame_len, true, OA_V4);
-		if (oa == OA_V6)
-			return write_response(ctx, &r, frame_len, true, OA_V6);
-		return write_response(ctx, &r, frame_len, true, OA_NONE);
+			reason = write_response(ctx, &r, frame_len, true, OA_V4);
+		else if (oa == OA_V6)
+			reason = write_response(ctx, &r, frame_len, true, OA_V6);
+		else if (oa == OA_401)
+			reason = write_response(ctx, &r, frame_len, true, OA_401);
+		else
+			reason = write_response(ctx, &r, frame_len, true, OA_NONE);
+	} else {
+		if (oa == OA_V4)
+			reason = write_response(ctx, &r, frame_len, false, OA_V4);
+		else if (oa == OA_V6)
+			reason = write_response(ctx, &r, frame_len, false, OA_V6);
+		else if (oa == OA_401)
+			reason = write_response(ctx, &r, frame_len, false, OA_401);
+		else
+			reason = write_response(ctx, &r, frame_len, false, OA_NONE);
 	}
-	if (oa == OA_V4)
-		return write_response(ctx, &r, frame_len, false, OA_V4);
-	if (oa == OA_V6)
-		return write_response(ctx, &r, frame_len, false, OA_V6);
-	return write_response(ctx, &r, frame_len, false, OA_NONE);
+	return reason == PH_TX_BINDING ? ok : reason;
 }
 
 SEC("xdp")

@@ -30,6 +30,15 @@ enum ph_xdp_reason {
 	PH_DROP_BAD_COOKIE,		/* no magic cookie (RFC 3489 clients are not served) */
 	PH_DROP_BAD_LENGTH,		/* length field, attribute lengths or padding are wrong */
 	PH_DROP_BAD_FINGERPRINT,	/* FINGERPRINT present but wrong */
+	/* Keepalives: a Binding request or indication whose first attribute is SESSION. */
+	PH_TX_KEEPALIVE,		/* right token: refreshed and answered */
+	PH_TX_KA_MOVED,			/* right token from a new address: moved, event sent, answered */
+	PH_TX_KA_UNKNOWN,		/* no such session: 401 answered, the endpoint logs in again */
+	PH_DROP_KA_INDICATION,		/* right token, an indication: refreshed, nothing to answer */
+	PH_DROP_KA_BAD_TOKEN,		/* live session, wrong token: nothing refreshed */
+	PH_DROP_KA_UNKNOWN_IND,		/* no such session, an indication */
+	PH_PASS_KA_NO_EVENT,		/* moved, but the event ring is full: userspace handles it */
+	PH_DROP_RATE_LIMITED,		/* unauthenticated answer over the source's token bucket */
 	PH_REASON_MAX,
 };
 
@@ -68,6 +77,47 @@ struct ph_listen_val {
 	__u8 other_addr[16];	/* IPv4 in the first 4 bytes */
 };
 _Static_assert(sizeof(struct ph_listen_val) == 24, "listen value has no hidden padding");
+
+/*
+ * Sessions.  The "sessions" array (pinned, max_entries = --max-sessions)
+ * holds one struct ph_session per logged-in endpoint; a session id's low
+ * PH_SESSION_SLOT_BITS bits are its slot, the rest a random generation, so
+ * the kernel finds a session with one array lookup.  Userspace writes a
+ * slot when a login is answered and zeroes it when the session ends; the
+ * program refreshes last_seen (at most once a second) and follows NAT
+ * rebinding (addr/port), reporting each move on the "session_events" ring.
+ */
+#define PH_SESSION_SLOT_BITS	24
+#define PH_SESSION_SLOT_MASK	((1u << PH_SESSION_SLOT_BITS) - 1)
+#define PH_SESSIONS_MAX		(1u << PH_SESSION_SLOT_BITS)
+#define PH_SESSION_TOKEN_LEN	16
+/* Size of the "session_events" ring buffer (a power of two, pages). */
+#define PH_SESSION_EVENTS_BYTES	(4u << 20)
+
+struct ph_session {
+	__u32 id;		/* 0: free slot */
+	__u32 last_seen;	/* CLOCK_MONOTONIC seconds of the last accepted keepalive */
+	__u8 token[PH_SESSION_TOKEN_LEN];
+	__u8 addr[16];		/* observed source; IPv4 takes the first 4 bytes */
+	__be16 port;		/* observed source port */
+	__u16 interval_s;	/* keepalive interval the login gave */
+	__u8 family;		/* AF_INET or AF_INET6 */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct ph_session) == 48, "session value has no hidden padding");
+
+/* One NAT rebinding the program followed (ring buffer "session_events"). */
+struct ph_session_event {
+	__u32 id;
+	__u8 family;		/* of both addresses */
+	__u8 pad;
+	__be16 port;		/* new observed source port */
+	__u8 addr[16];		/* new observed source address */
+	__be16 local_port;	/* the server address:port it reached */
+	__u8 pad2[2];
+	__u8 local_addr[16];
+};
+_Static_assert(sizeof(struct ph_session_event) == 44, "event has no hidden padding");
 
 /* Largest STUN message (header included) the kernel path parses. */
 #define PH_XDP_MAX_STUN_LEN	548

@@ -34,6 +34,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "server.h"
+#include "sessmap.h"
 #include "store.h"
 #include "xdp.h"
 
@@ -75,6 +76,8 @@ struct server {
 	bool has_alt;
 	struct worker workers[CONFIG_MAX_WORKERS];
 	struct metrics *metrics;	/* NULL: no --metrics */
+	struct sessmap kmap;		/* the kernel's session table (with --xdp and a store) */
+	bool has_kmap;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* a worker finished starting */
 };
@@ -118,11 +121,28 @@ static void on_dgram(struct loop *l, const struct loop_dgram *d, void *ctx)
 		w->outcomes[oc]++;
 }
 
-static void on_tick(struct loop *l, void *ctx)
+static void on_move(const struct sessmap_move *mv, void *ctx)
 {
 	struct worker *w = ctx;
 
-	srv_tick(&w->srv->core, &w->io, srv_now_ms());
+	srv_session_moved(&w->srv->core, &w->io, mv, srv_now_ms());
+}
+
+static void on_tick(struct loop *l, void *ctx)
+{
+	struct worker *w = ctx;
+	struct server *s = w->srv;
+
+	/*
+	 * NAT rebindings the kernel followed: drained from the tick (the
+	 * program submits without wakeups), so a move reaches contacts within
+	 * TICK_MS and a burst of them costs one pass here.
+	 */
+	if (w->id == 0 && s->has_kmap) {
+		s->kmap.ctx = w;
+		sessmap_drain(&s->kmap);
+	}
+	srv_tick(&s->core, &w->io, srv_now_ms());
 }
 
 /* Hand this worker's counters to the metrics thread (a copy under its mutex). */
@@ -326,6 +346,7 @@ static int xdp_start(struct server *s)
 		.ifname = c->xdp_ifname,
 		.pin_dir = c->pin_dir,
 		.no_generic = c->xdp_no_generic,
+		.max_sessions = c->max_sessions,
 	};
 	int err;
 
@@ -343,6 +364,18 @@ static int xdp_start(struct server *s)
 		pr_err("xdp: cannot set listeners: %s", strerror(-err));
 		return err;
 	}
+	if (!c->db_path[0])
+		return 0;
+	/* on_move's context is worker 0, set when its tick drains the ring. */
+	err = sessmap_init(&s->kmap, xdp_path_sessions_fd(s->xdp), xdp_path_events_fd(s->xdp),
+			   on_move, NULL);
+	if (err) {
+		pr_err("xdp: the kernel session table is unusable: %s", strerror(-err));
+		return err;
+	}
+	s->has_kmap = true;
+	pr_info("xdp: kernel session table of %u slots%s", s->kmap.slots,
+		xdp_path_sessions_kept(s->xdp) ? ", kept from the earlier run" : "");
 	return 0;
 }
 
@@ -541,6 +574,8 @@ static int core_start(struct server *s)
 		.keepalive_s = c->keepalive_s,
 		.login_rate = c->login_rate,
 		.max_sessions = c->max_sessions,
+		.kmap = s->has_kmap ? &s->kmap : NULL,
+		.kmap_kept = s->has_kmap && xdp_path_sessions_kept(s->xdp),
 	};
 	int err = srv_init(&s->core, &o);
 
@@ -589,15 +624,17 @@ int main(int argc, char **argv)
 		err = plan_sockets(&s);
 	if (!err)
 		err = open_store(&s);
-	if (!err)
-		err = core_start(&s);
 	if (err)
 		goto out_store;
+	/* The kernel path first: the core takes back the sessions a kept table holds. */
 	if (s.cfg.xdp_ifname[0]) {
 		err = xdp_start(&s);
 		if (err)
 			goto out_xdp;
 	}
+	err = core_start(&s);
+	if (err)
+		goto out_xdp;
 	/* Worker 0 first: its loop blocks SIGINT/SIGTERM before threads inherit the mask. */
 	err = worker_init(&s.workers[0]);
 	if (err)
@@ -633,10 +670,12 @@ out_workers:
 	for (unsigned int i = 0; i < s.cfg.workers; i++)
 		worker_fini(&s.workers[i]);
 out_xdp:
+	srv_fini(&s.core);
+	if (s.has_kmap)
+		sessmap_fini(&s.kmap);
 	/* Logs whether it detached or left everything pinned. */
 	xdp_path_close(s.xdp, s.cfg.keep);
 out_store:
-	srv_fini(&s.core);
 	store_close(s.store);
 	/* Only a start that failed before the workers ran still holds it (never started). */
 	metrics_free(s.metrics);

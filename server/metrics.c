@@ -95,6 +95,12 @@ static void gauge(FILE *f, const char *name, const char *help, uint64_t v)
 	sample(f, name, v);
 }
 
+static void gauge_f(FILE *f, const char *name, const char *help, double v)
+{
+	family(f, name, "gauge", help);
+	fprintf(f, "%s %.9f\n", name, v);
+}
+
 /* Login outcomes: ok, the early exits, then refusals by verdict. */
 static void put_logins(FILE *f, const struct srv_stats *st)
 {
@@ -168,17 +174,27 @@ static void put_access(FILE *f, const struct metrics_snapshot *snap)
 	sample_l(f, n, "reason", "wrong_source", st->dropped_source);
 	counter(f, "pinhole_access_errors_total", "Internal failures (store, randomness, memory).",
 		st->errors);
+	counter(f, "pinhole_kernel_moves_total",
+		"NAT rebindings the kernel followed and reported on its events ring.",
+		st->kernel_moves);
+	counter(f, "pinhole_kernel_session_errors_total",
+		"Kernel session table reads and writes that failed.", st->kernel_errors);
+	counter(f, "pinhole_sessions_restored_total",
+		"Sessions taken back from the kernel table an earlier process kept.",
+		st->restored);
+	counter(f, "pinhole_session_sweeps_total", "Full passes of the timeout sweep.",
+		st->sweep_passes);
+	gauge_f(f, "pinhole_session_sweep_seconds",
+		"CPU time of the last full sweep pass over the session table (its chunks summed).",
+		(double)st->sweep_last_ns / 1e9);
+	gauge(f, "pinhole_session_sweep_entries", "Session slots the last full sweep pass covered.",
+	      st->sweep_last_slots);
 }
 
-/* Kernel keepalive answers: every reason the program names tx_keepalive*. */
+/* Keepalives the kernel accepted and answered (moved ones included). */
 static uint64_t xdp_keepalives(const struct ph_stat *x)
 {
-	uint64_t n = 0;
-
-	for (int r = 0; r < PH_REASON_MAX; r++)
-		if (!strncmp(xdp_reason_name(r), "tx_keepalive", 12))
-			n += x[r].packets;
-	return n;
+	return x[PH_TX_KEEPALIVE].packets + x[PH_TX_KA_MOVED].packets;
 }
 
 static void put_paths(FILE *f, const struct metrics_snapshot *snap)

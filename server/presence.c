@@ -86,7 +86,8 @@ void presence_entry(struct srv *s, const struct session *viewer, const char *nam
 	c->filtering = b->filtering;
 	c->reflexive = b->observed;
 	c->local = b->local;
-	if (access_pair_key(s->pair_secret, sizeof(s->pair_secret), viewer->id, b->id, c->pair_key))
+	if (access_pair_key(s->pair_secret, sizeof(s->pair_secret), viewer->id, viewer->token,
+			    b->id, b->token, c->pair_key))
 		s->st.errors++;
 	/* The viewer initiates toward b (its ONLINE goes to b's observed address). */
 	if (nat_direct_possible(viewer->mapping, viewer->filtering, b->mapping, b->filtering,

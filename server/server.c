@@ -9,7 +9,9 @@
  * refreshes a session whose 128-bit token it proves).  Punch targets are
  * always the addresses this server observed, never claimed ones.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,14 @@
 #define RATELIMIT_SOURCES 4096
 #define OUTBOX_CAP 4096
 #define PUNCH_WAITS_CAP 1024
-#define SWEEP_MS 1000
+/* A sweep pass every timeout / SWEEP_PER_TIMEOUT, within these bounds. */
+#define SWEEP_PER_TIMEOUT 8
+#define SWEEP_MIN_MS 250
+#define SWEEP_MAX_MS 10000
+/* Slots per tick: a few milliseconds under the lock, so logins never wait long. */
+#define SWEEP_CHUNK 32768
+/* Hex of the pair secret in the store's meta table. */
+#define PAIR_SECRET_KEY "pair_secret"
 
 uint64_t srv_now_ms(void)
 {
@@ -44,6 +53,184 @@ static const char *fmt(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 /* --- set-up ---------------------------------------------------------------- */
+
+/*
+ * The pair secret outlives the process in the store, so pair keys handed
+ * out before a restart still match the ones handed out after it.  A store
+ * that cannot keep it (read-only) gets a fresh one each run.
+ */
+static int pair_secret_load(struct srv *s)
+{
+	char hex[2 * sizeof(s->pair_secret) + 1];
+	size_t i;
+	int err;
+
+	err = store_meta_get(s->o.store, PAIR_SECRET_KEY, hex, sizeof(hex));
+	if (!err && strlen(hex) == 2 * sizeof(s->pair_secret)) {
+		for (i = 0; i < sizeof(s->pair_secret); i++) {
+			unsigned int v;
+
+			if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+				break;
+			s->pair_secret[i] = (uint8_t)v;
+		}
+		if (i == sizeof(s->pair_secret)) {
+			explicit_bzero(hex, sizeof(hex));
+			return 0;
+		}
+		pr_warn("store: malformed %s; making a new one", PAIR_SECRET_KEY);
+	}
+	if (getrandom(s->pair_secret, sizeof(s->pair_secret), 0) != sizeof(s->pair_secret))
+		return -EIO;
+	for (i = 0; i < sizeof(s->pair_secret); i++)
+		snprintf(hex + 2 * i, 3, "%02x", s->pair_secret[i]);
+	err = store_meta_put(s->o.store, PAIR_SECRET_KEY, hex);
+	explicit_bzero(hex, sizeof(hex));
+	if (err)
+		pr_warn("store: cannot keep the pair secret (%s): pair keys change at restart",
+			strerror(-err));
+	return 0;
+}
+
+/* The socket a session reaching local address @local talks through (@fallback if none). */
+static unsigned int sock_for(const struct srv *s, const struct sockaddr *local,
+			     unsigned int fallback)
+{
+	const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)local;
+	uint16_t port = local->sa_family == AF_INET
+			    ? ((const struct sockaddr_in *)local)->sin_port
+			    : l6->sin6_port;
+	unsigned int i, wild = fallback;
+
+	for (i = 0; i < s->o.n_socks; i++) {
+		const struct sockaddr *a = (const struct sockaddr *)&s->o.socks[i].addr;
+		struct sockaddr_storage probe;
+
+		if (s->o.socks[i].wildcard) {
+			memcpy(&probe, a, addr_len(a));
+			addr_set_port((struct sockaddr *)&probe, ntohs(port));
+			if (!addr_cmp((const struct sockaddr *)&probe, a) && wild == fallback)
+				wild = i;
+			continue;
+		}
+		if (!addr_cmp(a, local))
+			return i;
+	}
+	return wild;
+}
+
+struct restore_ctx {
+	struct srv *s;
+	uint32_t now_s;
+	uint64_t now_ms;
+	unsigned int kept, dropped;
+	uint64_t *gone; /* store rows to delete once the listing is done */
+	uint32_t n_gone, cap_gone;
+};
+
+static void restore_drop(struct restore_ctx *c, uint64_t id)
+{
+	c->dropped++;
+	if (c->n_gone == c->cap_gone) {
+		uint32_t cap = c->cap_gone ? 2 * c->cap_gone : 256;
+		uint64_t *v = realloc(c->gone, cap * sizeof(*v));
+
+		/* Out of memory: the row stays, harmless until the next clean start. */
+		if (!v)
+			return;
+		c->gone = v;
+		c->cap_gone = cap;
+	}
+	c->gone[c->n_gone++] = id;
+}
+
+/* One store row of a kept kernel table: take it back if the kernel still holds it. */
+static int restore_cb(const struct store_session *row, void *arg)
+{
+	struct restore_ctx *c = arg;
+	struct srv *s = c->s;
+	struct ph_session v;
+	struct session *a;
+	uint32_t age_s;
+
+	if (row->id > UINT32_MAX || !row->has_secrets ||
+	    sessmap_get(s->o.kmap, (uint32_t)row->id, &v) ||
+	    memcmp(v.token, row->token, PH_TOKEN_LEN)) {
+		restore_drop(c, row->id);
+		return 0;
+	}
+	a = sessions_restore(&s->sessions, (uint32_t)row->id, row->user);
+	if (!a) {
+		restore_drop(c, row->id);
+		return 0;
+	}
+	memcpy(a->token, row->token, PH_TOKEN_LEN);
+	memcpy(a->key, row->key, PH_PAIR_KEY_LEN);
+	sessmap_addr(&v, &a->observed);
+	a->claimed = row->claimed;
+	a->local.ss_family = AF_UNSPEC;
+	if (row->n_local)
+		a->local = row->local[0];
+	a->mapping = row->mapping;
+	a->filtering = row->filtering;
+	/*
+	 * Which server address it talked to is not kept: the first socket of
+	 * its family sends, and the next move event (or a keepalive userspace
+	 * sees) corrects it.  Only a wildcard listener can pick a source
+	 * address the endpoint's NAT does not expect.
+	 */
+	a->srv_addr.ss_family = AF_UNSPEC;
+	a->sock = 0;
+	for (unsigned int i = 0; i < s->o.n_socks; i++)
+		if (s->o.socks[i].addr.ss_family == a->observed.ss_family) {
+			a->sock = i;
+			break;
+		}
+	age_s = c->now_s > v.last_seen ? c->now_s - v.last_seen : 0;
+	a->last_ms = c->now_ms > (uint64_t)age_s * 1000 ? c->now_ms - (uint64_t)age_s * 1000 : 0;
+	a->since_ms = a->last_ms;
+	a->announced = true;
+	a->announced_ms = a->last_ms;
+	c->kept++;
+	return 0;
+}
+
+/*
+ * --keep left the kernel's table: every session in it whose token and key
+ * the store kept comes back; the rest are cleared from both, and their
+ * endpoints, told 401 at their next keepalive, log in again.
+ */
+static void restore_sessions(struct srv *s)
+{
+	struct restore_ctx c = {.s = s, .now_s = sessmap_now_s(), .now_ms = srv_now_ms()};
+	uint32_t first = 0, n, i, cleared = 0;
+	int err;
+
+	err = store_session_list(s->o.store, NULL, restore_cb, &c);
+	if (err)
+		pr_warn("store: cannot list the sessions of the earlier run: %s", strerror(-err));
+	/* Rows not taken back, and slots no row explains, go. */
+	for (uint32_t k = 0; k < s->sessions.cap; k += n) {
+		n = SWEEP_CHUNK;
+		if (sessmap_read(s->o.kmap, first, s->sweep_keys, s->sweep_vals, &n) || !n)
+			break;
+		for (i = 0; i < n; i++) {
+			uint32_t id = s->sweep_vals[i].id;
+
+			if (id && !sessions_find(&s->sessions, id)) {
+				sessmap_del(s->o.kmap, id);
+				cleared++;
+			}
+		}
+		first = s->sweep_keys[n - 1] + 1;
+	}
+	for (i = 0; i < c.n_gone; i++)
+		store_session_del(s->o.store, c.gone[i]);
+	free(c.gone);
+	s->st.restored = c.kept;
+	pr_info("restored %u session(s) from the kernel table; dropped %u, cleared %u slot(s)",
+		c.kept, c.dropped, cleared);
+}
 
 int srv_init(struct srv *s, const struct srv_opts *o)
 {
@@ -84,16 +271,34 @@ int srv_init(struct srv *s, const struct srv_opts *o)
 	err = punch_waits_init(&s->waits, PUNCH_WAITS_CAP);
 	if (err)
 		goto err;
-	if (getrandom(s->pair_secret, sizeof(s->pair_secret), 0) != sizeof(s->pair_secret)) {
-		err = -EIO;
-		goto err;
+	s->sweep_period_ms = s->ka_timeout_ms / SWEEP_PER_TIMEOUT;
+	if (s->sweep_period_ms < SWEEP_MIN_MS)
+		s->sweep_period_ms = SWEEP_MIN_MS;
+	if (s->sweep_period_ms > SWEEP_MAX_MS)
+		s->sweep_period_ms = SWEEP_MAX_MS;
+	if (o->kmap) {
+		err = -EINVAL;
+		if (o->kmap->slots != o->max_sessions)
+			goto err;
+		err = -ENOMEM;
+		s->sweep_keys = calloc(SWEEP_CHUNK, sizeof(*s->sweep_keys));
+		s->sweep_vals = calloc(SWEEP_CHUNK, sizeof(*s->sweep_vals));
+		if (!s->sweep_keys || !s->sweep_vals)
+			goto err;
 	}
-	/* Sessions a previous run recorded are gone with its memory. */
-	err = store_session_clear(o->store, &n);
+	err = pair_secret_load(s);
 	if (err)
-		pr_warn("cannot clear the sessions of an earlier run: %s", strerror(-err));
-	else if (n)
-		pr_info("cleared %u session(s) left by an earlier run", n);
+		goto err;
+	if (o->kmap && o->kmap_kept) {
+		restore_sessions(s);
+	} else {
+		/* Sessions a previous run recorded are gone with its memory. */
+		err = store_session_clear(o->store, &n);
+		if (err)
+			pr_warn("cannot clear the sessions of an earlier run: %s", strerror(-err));
+		else if (n)
+			pr_info("cleared %u session(s) left by an earlier run", n);
+	}
 	s->access = true;
 	return 0;
 err:
@@ -112,8 +317,12 @@ void srv_fini(struct srv *s)
 	explicit_bzero(s->pair_secret, sizeof(s->pair_secret));
 	free(s->contacts);
 	free(s->names);
+	free(s->sweep_keys);
+	free(s->sweep_vals);
 	s->contacts = NULL;
 	s->names = NULL;
+	s->sweep_keys = NULL;
+	s->sweep_vals = NULL;
 	s->access = false;
 	pthread_mutex_destroy(&s->lock);
 }
@@ -285,6 +494,8 @@ static void end_session(struct srv *s, struct session *a, const char *reason, ui
 	t0 = metrics_now_ns();
 	err = store_session_del(s->o.store, a->id);
 	srv_store_timed(s, SRV_STORE_SESSION_DEL, t0);
+	if (s->o.kmap && sessmap_del(s->o.kmap, a->id))
+		s->st.kernel_errors++;
 	if (err && err != -ENOENT) {
 		/* The session ends all the same; only pinholectl's view lags until restart. */
 		s->st.errors++;
@@ -333,6 +544,17 @@ static void login_answer(struct srv *s, const struct srv_io *io, struct session 
 		  from_addr(s, a->sock, &a->srv_addr));
 	a->announced = true;
 	a->announced_ms = now_ms;
+	if (s->o.kmap) {
+		/* From here on the kernel answers its keepalives. */
+		err = sessmap_put(s->o.kmap, a->id, a->token, (const struct sockaddr *)&a->observed,
+				  (uint16_t)(s->ka_interval_ms / 1000), sessmap_now_s());
+		if (err) {
+			/* Userspace still answers them; the kernel says 401, so it logs in again. */
+			s->st.kernel_errors++;
+			pr_warn("kernel session table: cannot add session %u of %s: %s", a->id,
+				a->user, strerror(-err));
+		}
+	}
 	presence_fanout(s, a, PH_CONTACT_ONLINE, now_ms);
 	flush_outbox(s, io, now_ms);
 }
@@ -483,8 +705,12 @@ static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dg
 	rec.filtering = filt;
 	rec.since = time(NULL);
 	rec.refreshed = rec.since;
+	rec.has_secrets = true;
+	memcpy(rec.token, a->token, sizeof(rec.token));
+	memcpy(rec.key, a->key, sizeof(rec.key));
 	t0 = metrics_now_ns();
 	err = store_session_put(s->o.store, &rec);
+	explicit_bzero(&rec, sizeof(rec));
 	srv_store_timed(s, SRV_STORE_SESSION_PUT, t0);
 	if (err) {
 		/* A busy store must not cost the user the login: the row is bookkeeping. */
@@ -761,21 +987,76 @@ static void on_ack(struct srv *s, const struct srv_io *io, const struct srv_dgra
 
 /* --- keepalive ------------------------------------------------------------------------------ */
 
+/* Put @sa, as the address family socket @sock sends to, into @out (IPv4 on [::] is mapped). */
+static void fit_family(const struct srv *s, unsigned int sock, const struct sockaddr *sa,
+		       struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sa->sa_family == AF_INET && sock < s->o.n_socks &&
+	    s->o.socks[sock].addr.ss_family == AF_INET6) {
+		struct sockaddr_in6 *m = (struct sockaddr_in6 *)out;
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
+
+		m->sin6_family = AF_INET6;
+		m->sin6_port = v4->sin_port;
+		m->sin6_addr.s6_addr[10] = 0xff;
+		m->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m->sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+		return;
+	}
+	memcpy(out, sa, addr_len(sa));
+}
+
+/*
+ * NAT rebinding of @a to @src (the token proved it is the same endpoint),
+ * reaching local address @dst (NULL: unknown) on socket @sock: routing,
+ * store, and a MOVED delta to its contacts (queued: the caller flushes).
+ */
+static void session_move(struct srv *s, struct session *a, const struct sockaddr *src,
+			 const struct sockaddr *dst, unsigned int sock, uint64_t now_ms)
+{
+	char from[ADDR_STRLEN], to[ADDR_STRLEN];
+	uint64_t t0;
+	int err;
+
+	pr_info("session moved user=%s from=%s to=%s", a->user,
+		fmt((const struct sockaddr *)&a->observed, from, sizeof(from)),
+		fmt(src, to, sizeof(to)));
+	a->sock = sock;
+	fit_family(s, sock, src, &a->observed);
+	if (dst)
+		fit_family(s, sock, dst, &a->srv_addr);
+	s->st.moved++;
+	t0 = metrics_now_ns();
+	err = store_session_touch(s->o.store, a->id, src, time(NULL));
+	srv_store_timed(s, SRV_STORE_SESSION_TOUCH, t0);
+	if (err) {
+		s->st.errors++;
+		pr_warn("store: cannot update session %u of %s: %s", a->id, a->user,
+			strerror(-err));
+	}
+	presence_fanout(s, a, PH_CONTACT_MOVED, now_ms);
+}
+
+/*
+ * A keepalive that reached userspace: no kernel path, an interface without
+ * it, or one the kernel passed up.  The same rules as the kernel's; an
+ * indication is never answered.
+ */
 static void on_keepalive(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
 			 const struct stun_msg *m, uint32_t id, const uint8_t *token,
-			 uint64_t now_ms)
+			 bool indication, uint64_t now_ms)
 {
 	struct session *a = sessions_find(&s->sessions, id);
-	char from[ADDR_STRLEN], to[ADDR_STRLEN];
 	struct stun_builder b;
 	size_t cap;
 	uint8_t *out;
-	uint64_t t0;
-	int err;
 
 	if (!a || !a->announced) {
 		/* Forgotten (timeout, restart): the endpoint logs in again. */
 		s->st.keepalive_unknown++;
+		if (indication)
+			return;
 		out = io->buf(io->ctx, &cap);
 		stun_build_init(&b, out, cap, STUN_BINDING_ERROR, m->tid);
 		stun_build_add_error(&b, STUN_ERR_UNAUTHORIZED, NULL);
@@ -790,36 +1071,45 @@ static void on_keepalive(struct srv *s, const struct srv_io *io, const struct sr
 	}
 	s->st.keepalives++;
 	a->last_ms = now_ms;
-	if (addr_cmp(d->src, (const struct sockaddr *)&a->observed)) {
-		/* NAT rebinding: the token proves it is the same endpoint. */
-		pr_info("session moved user=%s from=%s to=%s", a->user,
-			fmt((const struct sockaddr *)&a->observed, from, sizeof(from)),
-			fmt(d->src, to, sizeof(to)));
-		memset(&a->observed, 0, sizeof(a->observed));
-		memcpy(&a->observed, d->src, addr_len(d->src));
-		a->sock = d->sock;
-		if (d->dst) {
-			memset(&a->srv_addr, 0, sizeof(a->srv_addr));
-			memcpy(&a->srv_addr, d->dst, addr_len(d->dst));
-		}
-		s->st.moved++;
-		t0 = metrics_now_ns();
-		err = store_session_touch(s->o.store, a->id, d->src, time(NULL));
-		srv_store_timed(s, SRV_STORE_SESSION_TOUCH, t0);
-		if (err) {
-			s->st.errors++;
-			pr_warn("store: cannot update session %u of %s: %s", a->id, a->user,
-				strerror(-err));
-		}
-		presence_fanout(s, a, PH_CONTACT_MOVED, now_ms);
+	if (addr_cmp(d->src, (const struct sockaddr *)&a->observed))
+		session_move(s, a, d->src, d->dst, d->sock, now_ms);
+	/* Keep the kernel's copy current, or its sweep data and address would lag. */
+	if (s->o.kmap && sessmap_touch(s->o.kmap, a->id, d->src, sessmap_now_s()))
+		s->st.kernel_errors++;
+	if (!indication) {
+		out = io->buf(io->ctx, &cap);
+		stun_build_init(&b, out, cap, STUN_BINDING_SUCCESS, m->tid);
+		stun_build_add_xor_addr(&b, d->src);
+		if (m->has_fingerprint)
+			stun_build_fingerprint(&b);
+		reply_built(io, d, stun_build_finish(&b));
 	}
-	out = io->buf(io->ctx, &cap);
-	stun_build_init(&b, out, cap, STUN_BINDING_SUCCESS, m->tid);
-	stun_build_add_xor_addr(&b, d->src);
-	if (m->has_fingerprint)
-		stun_build_fingerprint(&b);
-	reply_built(io, d, stun_build_finish(&b));
 	flush_outbox(s, io, now_ms);
+}
+
+void srv_session_moved(struct srv *s, const struct srv_io *io, const struct sessmap_move *mv,
+		       uint64_t now_ms)
+{
+	const struct sockaddr *to = (const struct sockaddr *)&mv->addr;
+	const struct sockaddr *local = (const struct sockaddr *)&mv->local;
+	struct sockaddr_storage cur;
+	struct session *a;
+
+	if (!s->access)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->st.kernel_moves++;
+	a = sessions_find(&s->sessions, mv->id);
+	if (a && a->announced) {
+		a->last_ms = now_ms;
+		/* Userspace may have seen it first (a keepalive it handled): compare like for like. */
+		fit_family(s, a->sock, to, &cur);
+		if (addr_cmp((const struct sockaddr *)&cur, (const struct sockaddr *)&a->observed)) {
+			session_move(s, a, to, local, sock_for(s, local, a->sock), now_ms);
+			flush_outbox(s, io, now_ms);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* --- dispatch -----------------------------------------------------------------------------------
@@ -893,16 +1183,20 @@ int srv_input(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
 		return binding_path(s, io, d, &m);
 	method = stun_type_method(m.type);
 	cls = stun_type_class(m.type);
-	if (method == STUN_METHOD_BINDING && cls == STUN_CLASS_REQUEST) {
+	if (method == STUN_METHOD_BINDING &&
+	    (cls == STUN_CLASS_REQUEST || cls == STUN_CLASS_INDICATION)) {
+		bool ind = cls == STUN_CLASS_INDICATION;
+
 		err = access_get_session(&m, &id, token);
 		if (err == -ENOENT)
 			return binding_path(s, io, d, &m);
 		pthread_mutex_lock(&s->lock);
 		if (err || access_msg_check_attrs(&m, NULL)) {
 			s->st.dropped_malformed++;
-			reply_error(s, io, d, &m, STUN_ERR_BAD_REQUEST);
+			if (!ind)
+				reply_error(s, io, d, &m, STUN_ERR_BAD_REQUEST);
 		} else {
-			on_keepalive(s, io, d, &m, id, token, now_ms);
+			on_keepalive(s, io, d, &m, id, token, ind, now_ms);
 		}
 		pthread_mutex_unlock(&s->lock);
 		return BINDING_OUTCOME_MAX;
@@ -956,11 +1250,80 @@ out:
 /* --- timers
  * ----------------------------------------------------------------------------------------- */
 
+/*
+ * The next chunk of the sweep: SWEEP_CHUNK slots, with the kernel's
+ * last_seen read in one batch when it answers keepalives.  A pass starts
+ * every sweep_period_ms and covers the table in chunks, one per tick, so
+ * ten million sessions never hold the lock for long.
+ */
+static void sweep_chunk(struct srv *s, uint64_t now_ms)
+{
+	uint32_t first = s->sweep_next, n = SWEEP_CHUNK, i, now_s = 0;
+	uint64_t t0 = metrics_now_ns();
+	bool done;
+	int err;
+
+	if (!first) {
+		s->next_sweep_ms = now_ms + s->sweep_period_ms;
+		s->sweep_busy_ns = 0;
+	}
+	if (n > s->sessions.cap - first)
+		n = s->sessions.cap - first;
+	if (s->o.kmap) {
+		now_s = sessmap_now_s();
+		err = sessmap_read(s->o.kmap, first, s->sweep_keys, s->sweep_vals, &n);
+		if (err) {
+			/* Without the kernel's times nobody is timed out: better than everybody. */
+			s->st.kernel_errors++;
+			pr_warn("kernel session table: cannot read slots from %u: %s", first,
+				strerror(-err));
+			s->sweep_next = 0;
+			return;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t slot = s->o.kmap ? s->sweep_keys[i] : first + i;
+		struct session *a;
+
+		if (slot >= s->sessions.cap)
+			break;
+		a = &s->sessions.v[slot];
+		if (!a->id)
+			continue;
+		if (s->o.kmap && s->sweep_vals[i].id == a->id) {
+			uint32_t age_s = now_s > s->sweep_vals[i].last_seen
+					     ? now_s - s->sweep_vals[i].last_seen
+					     : 0;
+			uint64_t seen_ms = now_ms > (uint64_t)age_s * 1000
+					       ? now_ms - (uint64_t)age_s * 1000
+					       : 0;
+
+			if (seen_ms > a->last_ms)
+				a->last_ms = seen_ms;
+		}
+		/*
+		 * A login still waiting for punch acks is answered within
+		 * --punch-wait; one whose answer never went out (it could not be
+		 * built) would otherwise hold its slot forever.
+		 */
+		if (now_ms - a->last_ms <= s->ka_timeout_ms)
+			continue;
+		s->st.timeouts++;
+		end_session(s, a, "timeout", now_ms);
+	}
+	s->sweep_busy_ns += metrics_now_ns() - t0;
+	done = first + n >= s->sessions.cap || !n;
+	s->sweep_next = done ? 0 : first + n;
+	if (done) {
+		s->st.sweep_passes++;
+		s->st.sweep_last_ns = s->sweep_busy_ns;
+		s->st.sweep_last_slots = s->sessions.cap;
+	}
+}
+
 void srv_tick(struct srv *s, const struct srv_io *io, uint64_t now_ms)
 {
 	struct punch_wait *w;
-	uint32_t i = 0;
-	struct session *a;
 
 	if (!s->access)
 		return;
@@ -976,19 +1339,8 @@ void srv_tick(struct srv *s, const struct srv_io *io, uint64_t now_ms)
 		if (s->outbox.v[k].waiter && !punch_wait_find(&s->waits, s->outbox.v[k].waiter))
 			s->outbox.v[k].waiter = 0;
 	flush_outbox(s, io, now_ms);
-	if (now_ms >= s->next_sweep_ms) {
-		s->next_sweep_ms = now_ms + SWEEP_MS;
-		while ((a = sessions_next(&s->sessions, &i))) {
-			/*
-			 * A login still waiting for punch acks is answered within
-			 * --punch-wait; one whose answer never went out (it could not be
-			 * built) would otherwise hold its slot forever.
-			 */
-			if (now_ms - a->last_ms <= s->ka_timeout_ms)
-				continue;
-			s->st.timeouts++;
-			end_session(s, a, "timeout", now_ms);
-		}
+	if (s->sweep_next || now_ms >= s->next_sweep_ms) {
+		sweep_chunk(s, now_ms);
 		flush_outbox(s, io, now_ms);
 	}
 	pthread_mutex_unlock(&s->lock);

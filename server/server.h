@@ -9,7 +9,8 @@
  *
  * Dispatch (the flow contract, /tmp/flow_spec.md, and bpf/access_proto.h):
  *   Binding request without SESSION  -> binding_answer (RFC 8489/5780)
- *   Binding request with SESSION     -> keepalive
+ *   Binding request with SESSION     -> keepalive (the kernel answers most of them)
+ *   Binding indication with SESSION  -> keepalive, never answered
  *   LOGIN / FETCH / LOGOUT requests  -> login, routing table, logout
  *   PUNCH / PRESENCE responses       -> acks of the outbox
  *   anything else                    -> the Binding rules (400, drop)
@@ -33,6 +34,7 @@
 #include "punch.h"
 #include "rfc5780.h"
 #include "sessions.h"
+#include "sessmap.h"
 #include "store.h"
 
 /* One server socket as the core sees it (the same index in every worker). */
@@ -72,6 +74,14 @@ struct srv_opts {
 	unsigned int login_rate;    /* LOGIN requests per source per second; 0: unlimited */
 	uint32_t max_sessions;
 	uint64_t nonce_lifetime_ms; /* 0: NONCE_DEFAULT_LIFETIME_MS */
+	/*
+	 * The kernel's session table (--xdp), NULL: none.  Its slots must be
+	 * max_sessions.  kmap_kept: it outlived an earlier process (--keep),
+	 * so its sessions are taken back (with their secrets from the store)
+	 * instead of cleared.
+	 */
+	struct sessmap *kmap;
+	bool kmap_kept;
 };
 
 /* The store calls the core times (pinhole_store_call_duration_seconds{op}). */
@@ -114,6 +124,12 @@ struct srv_stats {
 	uint64_t dropped_source;    /* authenticated, but not from the session's observed address */
 	uint64_t errors;	    /* internal failures (store, RNG) */
 	uint64_t sessions_full;	    /* logins refused: session table full (500 "Server Full") */
+	uint64_t kernel_moves;	    /* NAT rebindings the kernel followed and reported */
+	uint64_t kernel_errors;	    /* kernel session table writes that failed */
+	uint64_t restored;	    /* sessions taken back from a kept kernel table */
+	uint64_t sweep_passes;	    /* full passes over the session table */
+	uint64_t sweep_last_ns;	    /* time the last full pass spent (its chunks summed) */
+	uint64_t sweep_last_slots;  /* slots it covered */
 	uint64_t login_refused_by[AUTH_VERDICT_MAX]; /* login_refused, by verdict */
 	struct metrics_hist store_lat[SRV_STORE_OP_MAX]; /* duration of each store call */
 };
@@ -130,7 +146,13 @@ struct srv {
 	struct punch_waits waits;
 	uint8_t pair_secret[32]; /* pair keys: HMAC(this, session ids) */
 	uint32_t ka_interval_ms, ka_jitter_ms, ka_timeout_ms;
+	/* The sweep: a pass every sweep_period_ms, a chunk of slots per tick. */
 	uint64_t next_sweep_ms;
+	uint32_t sweep_period_ms;
+	uint32_t sweep_next;	    /* next slot; 0: no pass under way */
+	uint64_t sweep_busy_ns;	    /* this pass so far */
+	uint32_t *sweep_keys;	    /* batch read scratch (kernel table only) */
+	struct ph_session *sweep_vals;
 	/* scratch for profiles (grows; only while a FETCH or login is handled) */
 	struct access_contact *contacts;
 	size_t n_contacts, cap_contacts;
@@ -159,6 +181,14 @@ int srv_input(struct srv *s, const struct srv_io *io, const struct srv_dgram *d,
 
 /* Run the timers due at @now_ms.  Call every few tens of milliseconds. */
 void srv_tick(struct srv *s, const struct srv_io *io, uint64_t now_ms);
+
+/*
+ * The kernel followed session @mv->id to a new address (its events ring):
+ * update routing, the store, and tell the session's contacts.  Takes the
+ * lock.  Unknown or already-current sessions are ignored.
+ */
+void srv_session_moved(struct srv *s, const struct srv_io *io, const struct sessmap_move *mv,
+		       uint64_t now_ms);
 
 /* Snapshot of the counters. */
 void srv_get_stats(struct srv *s, struct srv_stats *out);

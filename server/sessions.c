@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Session table: a slot array with two chained hash indexes (by id, by
- * name) whose links are slot numbers, so adding and removing never
- * allocates.  Chains hold one live session per user and per id.
+ * Session table: a slot array, found by id in one step (the id's low bits
+ * are the slot, as in the kernel's "sessions" array) and by name through a
+ * chained hash whose links are slot numbers, so adding and removing never
+ * allocates.  Chains hold one live session per user.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include "access.h"
 #include "sessions.h"
 
-#define SESSIONS_CAP_MAX (1u << 24)
+#define SESSIONS_CAP_MAX PH_SESSIONS_MAX
 
 static uint32_t name_hash(const char *s)
 {
@@ -21,16 +22,6 @@ static uint32_t name_hash(const char *s)
 	while (*s)
 		h = (h ^ (uint8_t)*s++) * 16777619u;
 	return h;
-}
-
-static uint32_t id_hash(uint32_t id)
-{
-	/* Ids are random, but a peer chooses none of them; mix anyway so a weak RNG costs nothing.
-	 */
-	id ^= id >> 16;
-	id *= 0x7feb352du;
-	id ^= id >> 15;
-	return id;
 }
 
 int sessions_init(struct sessions *t, uint32_t cap)
@@ -43,9 +34,8 @@ int sessions_init(struct sessions *t, uint32_t cap)
 	while (buckets < cap)
 		buckets <<= 1;
 	t->v = calloc(cap, sizeof(*t->v));
-	t->by_id = calloc(buckets, sizeof(*t->by_id));
 	t->by_name = calloc(buckets, sizeof(*t->by_name));
-	if (!t->v || !t->by_id || !t->by_name) {
+	if (!t->v || !t->by_name) {
 		sessions_fini(t);
 		return -ENOMEM;
 	}
@@ -59,21 +49,17 @@ void sessions_fini(struct sessions *t)
 	if (t->v)
 		explicit_bzero(t->v, (size_t)t->cap * sizeof(*t->v));
 	free(t->v);
-	free(t->by_id);
 	free(t->by_name);
 	memset(t, 0, sizeof(*t));
 }
 
 struct session *sessions_find(const struct sessions *t, uint32_t id)
 {
-	uint32_t i;
+	uint32_t slot = id & PH_SESSION_SLOT_MASK;
 
-	if (!id || !t->cap)
+	if (!id || slot >= t->cap || t->v[slot].id != id)
 		return NULL;
-	for (i = t->by_id[id_hash(id) & t->mask]; i; i = t->v[i - 1].next_id)
-		if (t->v[i - 1].id == id)
-			return &t->v[i - 1];
-	return NULL;
+	return &t->v[slot];
 }
 
 struct session *sessions_find_user(const struct sessions *t, const char *user)
@@ -88,40 +74,18 @@ struct session *sessions_find_user(const struct sessions *t, const char *user)
 	return NULL;
 }
 
-struct session *sessions_add(struct sessions *t, const char *user)
+/* Claim free slot @slot for @user (checked) with @id; NULL and errno when it cannot. */
+static struct session *claim(struct sessions *t, uint32_t slot, uint32_t id, const char *user)
 {
-	struct session *s = NULL;
-	uint32_t id = 0, slot, b;
-	size_t ulen;
+	struct session *s = &t->v[slot];
+	size_t ulen = user ? strlen(user) : 0;
+	uint32_t b;
 
-	ulen = user ? strlen(user) : 0;
 	if (!ulen || ulen > PH_NAME_MAX ||
 	    access_attr_check_value(PH_ATTR_PEER_NAME, (const uint8_t *)user, ulen)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (t->n >= t->cap) {
-		errno = ENOSPC;
-		return NULL;
-	}
-	for (uint32_t k = 0; k < t->cap; k++) {
-		slot = (t->free_hint + k) % t->cap;
-		if (!t->v[slot].id) {
-			s = &t->v[slot];
-			break;
-		}
-	}
-	if (!s) {
-		errno = ENOSPC;
-		return NULL;
-	}
-	/* Unique among live sessions: a collision would give two pairs one key. */
-	do {
-		if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
-			errno = EIO;
-			return NULL;
-		}
-	} while (!id || sessions_find(t, id));
 	memset(s, 0, sizeof(*s));
 	if (getrandom(s->token, sizeof(s->token), 0) != sizeof(s->token)) {
 		errno = EIO;
@@ -129,9 +93,6 @@ struct session *sessions_add(struct sessions *t, const char *user)
 	}
 	s->id = id;
 	memcpy(s->user, user, ulen + 1);
-	b = id_hash(id) & t->mask;
-	s->next_id = t->by_id[b];
-	t->by_id[b] = slot + 1;
 	b = name_hash(user) & t->mask;
 	s->next_name = t->by_name[b];
 	t->by_name[b] = slot + 1;
@@ -140,7 +101,55 @@ struct session *sessions_add(struct sessions *t, const char *user)
 	return s;
 }
 
-static void unlink_chain(struct sessions *t, uint32_t *head, uint32_t slot, bool by_id)
+struct session *sessions_add(struct sessions *t, const char *user)
+{
+	uint32_t id = 0, slot = 0;
+	uint8_t gen;
+	bool found = false;
+
+	if (t->n >= t->cap) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	for (uint32_t k = 0; k < t->cap && !found; k++) {
+		slot = (t->free_hint + k) % t->cap;
+		found = !t->v[slot].id;
+	}
+	if (!found) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	/*
+	 * The slot is the id's low bits; the rest is random, so a slot's next
+	 * occupant seldom repeats its last id (pair keys mix in the tokens as
+	 * well, so even then no key repeats).
+	 */
+	do {
+		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen)) {
+			errno = EIO;
+			return NULL;
+		}
+		id = (uint32_t)gen << PH_SESSION_SLOT_BITS | slot;
+	} while (!id);
+	return claim(t, slot, id, user);
+}
+
+struct session *sessions_restore(struct sessions *t, uint32_t id, const char *user)
+{
+	uint32_t slot = id & PH_SESSION_SLOT_MASK;
+
+	if (!id || slot >= t->cap) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (t->v[slot].id || (user && sessions_find_user(t, user))) {
+		errno = EEXIST;
+		return NULL;
+	}
+	return claim(t, slot, id, user);
+}
+
+static void unlink_name(struct sessions *t, uint32_t *head, uint32_t slot)
 {
 	uint32_t *p = head;
 
@@ -148,10 +157,10 @@ static void unlink_chain(struct sessions *t, uint32_t *head, uint32_t slot, bool
 		struct session *c = &t->v[*p - 1];
 
 		if (*p == slot + 1) {
-			*p = by_id ? c->next_id : c->next_name;
+			*p = c->next_name;
 			return;
 		}
-		p = by_id ? &c->next_id : &c->next_name;
+		p = &c->next_name;
 	}
 }
 
@@ -162,8 +171,7 @@ void sessions_del(struct sessions *t, struct session *s)
 	if (!s || !s->id)
 		return;
 	slot = (uint32_t)(s - t->v);
-	unlink_chain(t, &t->by_id[id_hash(s->id) & t->mask], slot, true);
-	unlink_chain(t, &t->by_name[name_hash(s->user) & t->mask], slot, false);
+	unlink_name(t, &t->by_name[name_hash(s->user) & t->mask], slot);
 	explicit_bzero(s, sizeof(*s));
 	t->n--;
 }

@@ -3,8 +3,9 @@
  * The access server's session table: one live session per logged-in user,
  * indexed by session id (keepalives, FETCH, acks) and by user name
  * (presence, profiles).  Fixed capacity chosen at start-up, so a login
- * flood cannot make the server allocate; ids are random, non-zero and
- * unique among live sessions (pair keys depend on them).
+ * flood cannot make the server allocate.  An id is its slot (low
+ * PH_SESSION_SLOT_BITS bits, the index into the kernel's "sessions" array)
+ * under 8 random bits: non-zero and unique among live sessions.
  */
 #ifndef PINHOLE_SERVER_SESSIONS_H
 #define PINHOLE_SERVER_SESSIONS_H
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "access_proto.h"
+#include "pinhole_kern_user.h"
 #include "stun_proto.h"
 
 /* The LOGIN answer kept for a retransmitted request: header plus six attributes. */
@@ -39,18 +41,18 @@ struct session {
 	uint8_t login_tid[STUN_TID_LEN];
 	uint8_t answer[SESSION_ANSWER_MAX]; /* the LOGIN success, for retransmissions */
 	uint16_t answer_len;
-	uint32_t next_id, next_name; /* private: hash chains (index + 1) */
+	uint32_t next_name;	     /* private: name hash chain (index + 1) */
 };
 
 struct sessions {
 	struct session *v;
 	uint32_t cap, n;
-	uint32_t *by_id, *by_name; /* bucket heads (index + 1; 0 = empty) */
+	uint32_t *by_name; /* bucket heads (index + 1; 0 = empty) */
 	uint32_t mask;
 	uint32_t free_hint;
 };
 
-/* Allocate room for @cap sessions.  0, -EINVAL (cap 0 or too large), -ENOMEM. */
+/* Room for @cap sessions.  0, -EINVAL (cap 0 or above PH_SESSIONS_MAX), -ENOMEM. */
 int sessions_init(struct sessions *t, uint32_t cap);
 
 /* Free the table.  Safe on a zeroed or already finished table. */
@@ -63,6 +65,14 @@ void sessions_fini(struct sessions *t);
  * existing session of @user: the caller replaces it first.
  */
 struct session *sessions_add(struct sessions *t, const char *user);
+
+/*
+ * Put back session @id of @user that an earlier process created (restart),
+ * at the slot its id names, with a fresh token the caller overwrites.
+ * NULL with errno EINVAL (id 0, slot beyond the table, bad name), EEXIST
+ * (slot or user taken) or EIO.
+ */
+struct session *sessions_restore(struct sessions *t, uint32_t id, const char *user);
 
 /* The live session with @id, or NULL. */
 struct session *sessions_find(const struct sessions *t, uint32_t id);

@@ -678,7 +678,7 @@ static void test_integrity(void **state)
 	}
 
 	/* Pair-key protected PROBE between endpoints. */
-	assert_int_equal(access_pair_key(token, sizeof(token), 7, 9, pair), 0);
+	assert_int_equal(access_pair_key(token, sizeof(token), 7, token, 9, token, pair), 0);
 	stun_build_init(&b, buf, sizeof(buf), access_type(PH_METHOD_PROBE, STUN_CLASS_INDICATION),
 			tid);
 	access_add_peer_name(&b, "alice", 5);
@@ -687,7 +687,7 @@ static void test_integrity(void **state)
 	assert_int_equal(stun_msg_parse(&m, buf, (size_t)n), 0);
 	assert_true(m.has_fingerprint);
 	assert_int_equal(access_msg_verify(&m, pair, sizeof(pair)), 0);
-	assert_int_equal(access_pair_key(token, sizeof(token), 7, 10, other), 0);
+	assert_int_equal(access_pair_key(token, sizeof(token), 7, token, 10, token, other), 0);
 	assert_int_equal(access_msg_verify(&m, other, sizeof(other)), -STUN_E_INTEGRITY);
 
 	/* No integrity at all: -ENOENT, never "verified". */
@@ -708,29 +708,37 @@ static void test_integrity(void **state)
 static void test_pair_key(void **state)
 {
 	static const uint8_t secret[] = "server pair secret";
+	static const uint8_t ta[PH_TOKEN_LEN] = "token of 100...", tb[PH_TOKEN_LEN] = "token of 200...";
+	static const uint8_t tc[PH_TOKEN_LEN] = "other token....";
 	uint8_t k1[PH_PAIR_KEY_LEN], k2[PH_PAIR_KEY_LEN], k3[PH_PAIR_KEY_LEN];
 	uint8_t ref[EVP_MAX_MD_SIZE];
-	uint8_t msg[12 + 8] = "pinhole pair";
+	uint8_t msg[12 + 2 * (4 + PH_TOKEN_LEN)] = "pinhole pair";
 	unsigned int rlen = 0;
 
 	(void)state;
-	assert_int_equal(access_pair_key(secret, sizeof(secret), 100, 200, k1), 0);
-	assert_int_equal(access_pair_key(secret, sizeof(secret), 200, 100, k2), 0);
+	assert_int_equal(access_pair_key(secret, sizeof(secret), 100, ta, 200, tb, k1), 0);
+	assert_int_equal(access_pair_key(secret, sizeof(secret), 200, tb, 100, ta, k2), 0);
 	assert_memory_equal(k1, k2, PH_PAIR_KEY_LEN);
-	assert_int_equal(access_pair_key(secret, sizeof(secret), 100, 201, k3), 0);
+	assert_int_equal(access_pair_key(secret, sizeof(secret), 100, ta, 201, tb, k3), 0);
 	assert_memory_not_equal(k1, k3, PH_PAIR_KEY_LEN);
-	assert_int_equal(access_pair_key(secret, sizeof(secret), 101, 200, k3), 0);
+	assert_int_equal(access_pair_key(secret, sizeof(secret), 101, ta, 200, tb, k3), 0);
+	assert_memory_not_equal(k1, k3, PH_PAIR_KEY_LEN);
+	/* The same ids with a new session's token (a slot's id came round): a new key. */
+	assert_int_equal(access_pair_key(secret, sizeof(secret), 100, tc, 200, tb, k3), 0);
 	assert_memory_not_equal(k1, k3, PH_PAIR_KEY_LEN);
 	/* (HMAC zero-pads keys, so a trailing NUL would not count: change a byte.) */
-	assert_int_equal(
-	    access_pair_key((const uint8_t *)"server pair secreT", sizeof(secret), 100, 200, k3),
-	    0);
+	assert_int_equal(access_pair_key((const uint8_t *)"server pair secreT", sizeof(secret), 100,
+					 ta, 200, tb, k3),
+			 0);
 	assert_memory_not_equal(k1, k3, PH_PAIR_KEY_LEN);
-	assert_int_equal(access_pair_key(NULL, 0, 1, 2, k3), -EINVAL);
+	assert_int_equal(access_pair_key(NULL, 0, 1, ta, 2, tb, k3), -EINVAL);
+	assert_int_equal(access_pair_key(secret, sizeof(secret), 1, NULL, 2, tb, k3), -EINVAL);
 
 	/* The documented construction, computed independently. */
 	msg[12 + 3] = 100;
-	msg[12 + 7] = 200;
+	memcpy(msg + 12 + 4, ta, PH_TOKEN_LEN);
+	msg[12 + 20 + 3] = 200;
+	memcpy(msg + 12 + 24, tb, PH_TOKEN_LEN);
 	assert_non_null(HMAC(EVP_sha256(), secret, sizeof(secret), msg, sizeof(msg), ref, &rlen));
 	assert_int_equal(rlen, PH_PAIR_KEY_LEN);
 	assert_memory_equal(k1, ref, PH_PAIR_KEY_LEN);

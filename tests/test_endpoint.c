@@ -146,8 +146,8 @@ static void entry(struct fake *f, const struct fake_user *about, const struct fa
 	c->flags = f->direct_ok ? PH_CONTACT_DIRECT_OK : 0;
 	c->reflexive = lie && f->lie.ss_family ? f->lie : about->observed;
 	c->local = about->observed;
-	assert_int_equal(access_pair_key(f->secret, sizeof(f->secret), about->sess, to->sess,
-					 c->pair_key),
+	assert_int_equal(access_pair_key(f->secret, sizeof(f->secret), about->sess, about->token,
+					 to->sess, to->token, c->pair_key),
 			 0);
 }
 
@@ -742,8 +742,8 @@ static void test_punch_verified_and_acked(void **state)
 	assert_true(n > 0);
 	assert_int_equal(stun_msg_parse(&m, buf, (size_t)n), 0);
 	assert_int_equal(m.type, access_type(PH_METHOD_PROBE, STUN_CLASS_INDICATION));
-	assert_int_equal(access_pair_key(w.f.secret, sizeof(w.f.secret), ghost->sess, alice->sess,
-					 key),
+	assert_int_equal(access_pair_key(w.f.secret, sizeof(w.f.secret), ghost->sess, ghost->token,
+					 alice->sess, alice->token, key),
 			 0);
 	assert_int_equal(access_msg_verify(&m, key, sizeof(key)), 0);
 

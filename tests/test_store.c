@@ -141,7 +141,7 @@ static void test_create_migrate(void **state)
 	assert_int_not_equal(stat(f->db, &sb), 0);
 
 	s = open_new(f);
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), 2);
 	assert_string_equal(store_realm(s), STORE_REALM_DEFAULT);
 	assert_false(store_readonly(s));
 	store_close(s);
@@ -149,7 +149,7 @@ static void test_create_migrate(void **state)
 	/* The file holds password-equivalent keys: owner only. */
 	assert_int_equal(stat(f->db, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(f->db, "PRAGMA application_id"), 0x504e484c);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"),
 			 1);
@@ -553,6 +553,44 @@ static void test_sessions(void **state)
 	store_close(s);
 }
 
+/* What a restart needs: a session's token and key come back; meta values persist. */
+static void test_session_secrets_meta(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = open_new(f);
+	struct store_session ss, got;
+	char v[80];
+
+	add_user(s, "alice", "a");
+	make_session(&ss, 9, "alice", 1000);
+	assert_int_equal(store_session_put(s, &ss), 0);
+	assert_int_equal(store_session_get(s, 9, &got), 0);
+	assert_false(got.has_secrets);
+
+	ss.has_secrets = true;
+	memset(ss.token, 0xa5, sizeof(ss.token));
+	memset(ss.key, 0x5a, sizeof(ss.key));
+	ss.key[31] = 1;
+	assert_int_equal(store_session_put(s, &ss), 0);
+	assert_int_equal(store_session_get(s, 9, &got), 0);
+	assert_true(got.has_secrets);
+	assert_memory_equal(got.token, ss.token, sizeof(ss.token));
+	assert_memory_equal(got.key, ss.key, sizeof(ss.key));
+
+	assert_int_equal(store_meta_get(s, "pair_secret", v, sizeof(v)), -ENOENT);
+	assert_int_equal(store_meta_put(s, "pair_secret", "00ff"), 0);
+	assert_int_equal(store_meta_put(s, "pair_secret", "0a0b"), 0);
+	assert_int_equal(store_meta_get(s, "pair_secret", v, 3), -ENOSPC);
+	store_close(s);
+	s = store_open(f->db, 0, NULL);
+	assert_non_null(s);
+	assert_int_equal(store_meta_get(s, "pair_secret", v, sizeof(v)), 0);
+	assert_string_equal(v, "0a0b");
+	/* The realm lives in the same table and is untouched. */
+	assert_string_equal(store_realm(s), STORE_REALM_DEFAULT);
+	store_close(s);
+}
+
 static void test_user_del_cascades(void **state)
 {
 	struct fixture *f = *state;
@@ -775,7 +813,7 @@ static void test_foreign_and_newer(void **state)
 	write_file(f->db, "", 0, 0, O_CREAT);
 	s = store_open(f->db, 0, NULL);
 	assert_non_null(s);
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), 2);
 	store_close(s);
 }
 
@@ -829,6 +867,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_no_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_secrets_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_del_cascades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_handle, setup, teardown),

@@ -34,7 +34,11 @@
 #include "pinhole_kern_user.h"
 #include "stun_proto.h"
 #include "crc32_table.h"
+#include "access_proto.h"
+#include "addr.h"
 #include "binding.h"
+#include "sessmap.h"
+#include "stun.h"
 
 #define SRV_PORT	3478
 #define WILD_PORT	3479	/* listened on the wildcard address of both families */
@@ -1314,6 +1318,345 @@ static int add_listener_val(int fd, uint8_t family, const char *addr, uint16_t p
 	return bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) ? -errno : 0;
 }
 
+/* ---- keepalives: the sessions array and the events ring ---- */
+
+#define KA_SLOTS	16
+#define KA_SLOT		5
+#define KA_ID		(0x9du << PH_SESSION_SLOT_BITS | KA_SLOT)
+static const uint8_t ka_token[PH_TOKEN_LEN] = "pinhole-token-01";
+
+/* A keepalive: Binding request or indication, SESSION first, FINGERPRINT if @fp. */
+static void ka_msg(struct msg *m, uint16_t type, uint32_t id, const uint8_t *token, bool fp)
+{
+	uint8_t v[sizeof(struct ph_session_attr)];
+
+	m_hdr(m, type);
+	put32(v, id);
+	memcpy(v + 4, token, PH_TOKEN_LEN);
+	m_attr(m, PH_ATTR_SESSION, v, sizeof(v));
+	if (fp)
+		m_fp(m);
+	else
+		m_setlen(m);
+}
+
+/* The client of @o at @port as a sockaddr. */
+static void ka_client(const struct fopt *o, uint16_t port, struct sockaddr_storage *ss)
+{
+	uint8_t src[16], dst[16];
+
+	addrs(o, src, dst);
+	memset(ss, 0, sizeof(*ss));
+	if (o->v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, src, 16);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		memcpy(&s4->sin_addr, src, 4);
+	}
+}
+
+static struct sessmap ka_map;
+
+/* Session KA_ID held by the client of @o at @port, last seen @last_seen. */
+static void ka_put(const struct fopt *o, uint16_t port, uint32_t last_seen)
+{
+	struct sockaddr_storage ss;
+
+	ka_client(o, port, &ss);
+	assert_int_equal(sessmap_put(&ka_map, KA_ID, ka_token, (struct sockaddr *)&ss, 20,
+				     last_seen),
+			 0);
+}
+
+static void ka_get(struct ph_session *v)
+{
+	assert_int_equal(sessmap_get(&ka_map, KA_ID, v), 0);
+}
+
+/* Run @m from the client of @o and check verdict and the one reason counted. */
+static void ka_run(const struct fopt *o, const struct msg *m, struct run_result *res,
+		   uint32_t verdict, enum ph_xdp_reason reason, size_t *len)
+{
+	uint8_t in[FRAME_MAX];
+
+	*len = build_frame(in, o, m->b, m->len);
+	run(in, *len, res);
+	assert_int_equal(res->verdict, verdict);
+	assert_counted(res, reason, *len);
+	if (verdict != XDP_TX) {
+		assert_int_equal(res->out_len, *len);
+		assert_memory_equal(res->out, in, *len);
+	}
+}
+
+/* What userspace's keepalive path answers an unknown session: 401, FINGERPRINT iff asked. */
+static size_t ka_401(const struct msg *req, bool fp, uint8_t *out)
+{
+	struct stun_builder b;
+
+	stun_build_init(&b, out, 256, STUN_BINDING_ERROR, req->b + 8);
+	stun_build_add_error(&b, STUN_ERR_UNAUTHORIZED, NULL);
+	if (fp)
+		stun_build_fingerprint(&b);
+	return (size_t)stun_build_finish(&b);
+}
+
+static struct {
+	unsigned int n;
+	struct sessmap_move last;
+} ka_moves;
+
+static void ka_on_move(const struct sessmap_move *mv, void *ctx)
+{
+	(void)ctx;
+	ka_moves.n++;
+	ka_moves.last = *mv;
+}
+
+/* Right token: refreshed and answered exactly as userspace would, both families. */
+static void test_ka_right_token(void **state)
+{
+	const struct fopt fos[] = {V4(), V6()};
+	struct run_result *res = calloc(1, sizeof(*res));
+	uint8_t want[FRAME_MAX];
+	struct ph_session v;
+	struct msg m;
+	size_t len, want_len;
+
+	(void)state;
+	assert_non_null(res);
+	for (size_t i = 0; i < 2; i++) {
+		for (int fp = 0; fp < 2; fp++) {
+			ka_put(&fos[i], CLI_PORT, 7); /* long ago */
+			ka_msg(&m, STUN_BINDING_REQUEST, KA_ID, ka_token, fp);
+			ka_run(&fos[i], &m, res, XDP_TX, PH_TX_KEEPALIVE, &len);
+			want_len = build_expected(want, &fos[i], &m, fp);
+			assert_int_equal(res->out_len, want_len);
+			assert_memory_equal(res->out, want, want_len);
+			assert_csums_ok(res->out, res->out_len, fos[i].v6);
+			ka_get(&v);
+			assert_true(v.last_seen + 1 >= sessmap_now_s() && v.last_seen <= sessmap_now_s());
+			assert_int_equal(ntohs(v.port), CLI_PORT);
+		}
+	}
+	/* An indication: refreshed, never answered. */
+	ka_put(&fos[0], CLI_PORT, 7);
+	ka_msg(&m, STUN_BINDING_INDICATION, KA_ID, ka_token, false);
+	ka_run(&fos[0], &m, res, XDP_DROP, PH_DROP_KA_INDICATION, &len);
+	ka_get(&v);
+	assert_true(v.last_seen + 1 >= sessmap_now_s());
+	free(res);
+}
+
+/* Wrong token or unknown session: nothing refreshed; a request about an unknown one hears 401. */
+static void test_ka_wrong_and_unknown(void **state)
+{
+	struct fopt o4 = V4(), o6 = V6();
+	struct run_result *res = calloc(1, sizeof(*res));
+	const struct fopt *fo[] = {&o4, &o6};
+	uint8_t bad[PH_TOKEN_LEN], want[256];
+	const uint32_t unknown[] = {
+		KA_ID ^ (1u << PH_SESSION_SLOT_BITS), /* live slot, another generation */
+		(0x11u << PH_SESSION_SLOT_BITS) | 6,  /* an empty slot */
+		(0x11u << PH_SESSION_SLOT_BITS) | (KA_SLOTS + 3), /* past the array */
+		0,
+	};
+	struct ph_session v;
+	struct msg m;
+	size_t len, want_len, hdrs;
+
+	(void)state;
+	assert_non_null(res);
+	memcpy(bad, ka_token, sizeof(bad));
+	bad[15] ^= 1;
+	ka_put(&o4, CLI_PORT, 7);
+	ka_msg(&m, STUN_BINDING_REQUEST, KA_ID, bad, true);
+	ka_run(&o4, &m, res, XDP_DROP, PH_DROP_KA_BAD_TOKEN, &len);
+	ka_msg(&m, STUN_BINDING_INDICATION, KA_ID, bad, false);
+	ka_run(&o4, &m, res, XDP_DROP, PH_DROP_KA_BAD_TOKEN, &len);
+	/* The right token from elsewhere with a wrong one: still nothing moves. */
+	ka_run(&o6, &m, res, XDP_DROP, PH_DROP_KA_BAD_TOKEN, &len);
+	ka_get(&v);
+	assert_int_equal(v.last_seen, 7);
+	assert_int_equal(v.family, AF_INET);
+	assert_int_equal(ntohs(v.port), CLI_PORT);
+
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		for (size_t f = 0; f < 2; f++) {
+			for (int fp = 0; fp < 2; fp++) {
+				ka_msg(&m, STUN_BINDING_REQUEST, unknown[i], ka_token, fp);
+				ka_run(fo[f], &m, res, XDP_TX, PH_TX_KA_UNKNOWN, &len);
+				hdrs = 14 + (fo[f]->v6 ? 40 : 20) + 8;
+				want_len = ka_401(&m, fp, want);
+				assert_int_equal(res->out_len, hdrs + want_len);
+				assert_memory_equal(res->out + hdrs, want, want_len);
+				assert_csums_ok(res->out, res->out_len, fo[f]->v6);
+				/* Never larger than what came in: no amplification. */
+				assert_true(res->out_len <= len);
+			}
+		}
+		ka_msg(&m, STUN_BINDING_INDICATION, unknown[i], ka_token, false);
+		ka_run(&o4, &m, res, XDP_DROP, PH_DROP_KA_UNKNOWN_IND, &len);
+	}
+	ka_get(&v);
+	assert_int_equal(v.last_seen, 7);
+	free(res);
+}
+
+/* A new source address or port: followed in the map, reported on the ring, answered there. */
+static void test_ka_moved(void **state)
+{
+	struct fopt o4 = V4(), o6 = V6();
+	struct run_result *res = calloc(1, sizeof(*res));
+	struct sockaddr_storage want_addr, want_local;
+	uint8_t want[FRAME_MAX];
+	struct ph_session v;
+	struct msg m;
+	size_t len, want_len;
+
+	(void)state;
+	assert_non_null(res);
+	ka_moves.n = 0;
+	assert_int_equal(sessmap_drain(&ka_map), 0); /* nothing left from earlier tests */
+	ka_moves.n = 0;
+	ka_put(&o4, CLI_PORT + 1, 7); /* the NAT gave it another port */
+	ka_msg(&m, STUN_BINDING_REQUEST, KA_ID, ka_token, true);
+	ka_run(&o4, &m, res, XDP_TX, PH_TX_KA_MOVED, &len);
+	want_len = build_expected(want, &o4, &m, true);
+	assert_int_equal(res->out_len, want_len);
+	assert_memory_equal(res->out, want, want_len);
+	ka_get(&v);
+	assert_int_equal(ntohs(v.port), CLI_PORT);
+	assert_true(v.last_seen + 1 >= sessmap_now_s());
+	assert_int_equal(sessmap_drain(&ka_map), 1);
+	assert_int_equal(ka_moves.n, 1);
+	assert_int_equal(ka_moves.last.id, KA_ID);
+	ka_client(&o4, CLI_PORT, &want_addr);
+	dst_addr(&o4, &want_local);
+	assert_int_equal(addr_cmp((struct sockaddr *)&ka_moves.last.addr,
+				  (struct sockaddr *)&want_addr), 0);
+	assert_int_equal(addr_cmp((struct sockaddr *)&ka_moves.last.local,
+				  (struct sockaddr *)&want_local), 0);
+	/* The next one from there is an ordinary keepalive. */
+	ka_run(&o4, &m, res, XDP_TX, PH_TX_KEEPALIVE, &len);
+	assert_int_equal(sessmap_drain(&ka_map), 0);
+
+	/* IPv4 to IPv6 (a dual-stack endpoint changing paths), by indication. */
+	ka_msg(&m, STUN_BINDING_INDICATION, KA_ID, ka_token, false);
+	ka_run(&o6, &m, res, XDP_DROP, PH_DROP_KA_INDICATION, &len);
+	ka_get(&v);
+	assert_int_equal(v.family, AF_INET6);
+	assert_int_equal(sessmap_drain(&ka_map), 1);
+	ka_client(&o6, CLI_PORT, &want_addr);
+	assert_int_equal(addr_cmp((struct sockaddr *)&ka_moves.last.addr,
+				  (struct sockaddr *)&want_addr), 0);
+	free(res);
+}
+
+/*
+ * The ring full (nobody drained it): the move is not made in the kernel,
+ * the keepalive goes up to userspace, which does it all; nothing is lost.
+ */
+static void test_ka_ring_full(void **state)
+{
+	struct fopt o = V4();
+	struct run_result *res = calloc(1, sizeof(*res));
+	struct ph_session v;
+	struct msg m;
+	size_t len;
+	unsigned int i, moved = 0;
+	uint8_t in[FRAME_MAX];
+
+	(void)state;
+	assert_non_null(res);
+	ka_msg(&m, STUN_BINDING_INDICATION, KA_ID, ka_token, false);
+	len = build_frame(in, &o, m.b, m.len);
+	/* Each run comes from CLI_PORT while the map says another port: one event each. */
+	for (i = 0; i < 2 * PH_SESSION_EVENTS_BYTES / sizeof(struct ph_session_event); i++) {
+		ka_put(&o, CLI_PORT + 1, 7);
+		run(in, len, res);
+		if (res->delta[PH_PASS_KA_NO_EVENT].packets)
+			break;
+		assert_int_equal(res->delta[PH_DROP_KA_INDICATION].packets, 1);
+		moved++;
+	}
+	assert_int_equal(res->verdict, XDP_PASS);
+	assert_counted(res, PH_PASS_KA_NO_EVENT, len);
+	assert_memory_equal(res->out, in, len);
+	/* Left for userspace: the map still has the old port. */
+	ka_get(&v);
+	assert_int_equal(ntohs(v.port), CLI_PORT + 1);
+	assert_int_equal(v.last_seen, 7);
+	/* Every event made it: draining delivers them all, then moves flow again. */
+	ka_moves.n = 0;
+	assert_int_equal(sessmap_drain(&ka_map), (int)moved);
+	assert_int_equal(ka_moves.n, moved);
+	ka_put(&o, CLI_PORT + 1, 7);
+	run(in, len, res);
+	assert_counted(res, PH_DROP_KA_INDICATION, len);
+	assert_int_equal(sessmap_drain(&ka_map), 1);
+	free(res);
+}
+
+/* Malformed or unusual keepalives: the kernel decides nothing it does not fully understand. */
+static void test_ka_malformed(void **state)
+{
+	struct fopt o = V4();
+	struct run_result *res = calloc(1, sizeof(*res));
+	uint8_t v[24] = {0}, in[FRAME_MAX];
+	struct msg m;
+	size_t len;
+
+	(void)state;
+	assert_non_null(res);
+	ka_put(&o, CLI_PORT, 7);
+	/* SESSION of the wrong size: userspace answers 400. */
+	put32(v, KA_ID);
+	m_hdr(&m, STUN_BINDING_REQUEST);
+	m_attr(&m, PH_ATTR_SESSION, v, 16);
+	m_fp(&m);
+	ka_run(&o, &m, res, XDP_PASS, PH_PASS_ATTRIBUTES, &len);
+	/* SESSION not first. */
+	m_hdr(&m, STUN_BINDING_REQUEST);
+	m_attr(&m, STUN_ATTR_SOFTWARE, sw, 12);
+	put32(v, KA_ID);
+	memcpy(v + 4, ka_token, PH_TOKEN_LEN);
+	m_attr(&m, PH_ATTR_SESSION, v, 20);
+	m_fp(&m);
+	ka_run(&o, &m, res, XDP_PASS, PH_PASS_ATTRIBUTES, &len);
+	/* SESSION and another comprehension-required attribute. */
+	m_hdr(&m, STUN_BINDING_REQUEST);
+	m_attr(&m, PH_ATTR_SESSION, v, 20);
+	m_attr(&m, STUN_ATTR_USERNAME, "alice", 5);
+	m_fp(&m);
+	ka_run(&o, &m, res, XDP_PASS, PH_PASS_ATTRIBUTES, &len);
+	/* In a Binding success: not a keepalive. */
+	ka_msg(&m, STUN_BINDING_SUCCESS, KA_ID, ka_token, true);
+	ka_run(&o, &m, res, XDP_PASS, PH_PASS_NOT_BINDING_REQ, &len);
+	/* A bad FINGERPRINT, a lying length, a cut-off datagram: dropped or passed, never answered. */
+	ka_msg(&m, STUN_BINDING_REQUEST, KA_ID, ka_token, true);
+	m.b[m.len - 1] ^= 1;
+	ka_run(&o, &m, res, XDP_DROP, PH_DROP_BAD_FINGERPRINT, &len);
+	ka_msg(&m, STUN_BINDING_REQUEST, KA_ID, ka_token, false);
+	put16(m.b + 2, 28);
+	ka_run(&o, &m, res, XDP_DROP, PH_DROP_BAD_LENGTH, &len);
+	ka_msg(&m, STUN_BINDING_REQUEST, KA_ID, ka_token, false);
+	for (size_t cut = 1; cut < m.len; cut++) {
+		len = build_frame(in, &o, m.b, m.len);
+		run(in, len - cut, res);
+		assert_int_not_equal(res->verdict, XDP_TX);
+		assert_int_not_equal(res->verdict, XDP_ABORTED);
+	}
+	free(res);
+}
+
 static int add_listener(int fd, uint8_t family, const char *addr, uint16_t port)
 {
 	return add_listener_val(fd, family, addr, port, 0, NULL, 0);
@@ -1337,9 +1680,18 @@ static int group_setup(void **state)
 		if (err)
 			goto err_skel;
 	}
+	err = bpf_map__set_max_entries(skel->maps.sessions, KA_SLOTS);
+	if (err)
+		goto err_skel;
 	err = pinhole__load(skel);
 	if (err) {
 		fprintf(stderr, "load: %s\n", strerror(-err));
+		goto err_skel;
+	}
+	err = sessmap_init(&ka_map, bpf_map__fd(skel->maps.sessions),
+			   bpf_map__fd(skel->maps.session_events), ka_on_move, NULL);
+	if (err) {
+		fprintf(stderr, "sessmap: %s\n", strerror(-err));
 		goto err_skel;
 	}
 	fd = bpf_map__fd(skel->maps.listeners);
@@ -1362,6 +1714,7 @@ err_skel:
 
 static int group_teardown(void **state)
 {
+	sessmap_fini(&ka_map);
 	pinhole__destroy(skel);
 	return 0;
 }
@@ -1378,6 +1731,11 @@ int main(void)
 		cmocka_unit_test(test_mutations_agree),
 		cmocka_unit_test(test_listener_memo),
 		cmocka_unit_test(test_report_costs),
+		cmocka_unit_test(test_ka_right_token),
+		cmocka_unit_test(test_ka_wrong_and_unknown),
+		cmocka_unit_test(test_ka_moved),
+		cmocka_unit_test(test_ka_ring_full),
+		cmocka_unit_test(test_ka_malformed),
 	};
 	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests = calloc(ncases + nfixed, sizeof(*tests));

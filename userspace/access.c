@@ -870,21 +870,27 @@ int access_page_plan(const struct access_contact *c, size_t n, size_t page, size
 
 /* --- pair keys --------------------------------------------------------- */
 
-int access_pair_key(const uint8_t *secret, size_t len, uint32_t sess_a, uint32_t sess_b,
-		    uint8_t out[PH_PAIR_KEY_LEN])
+int access_pair_key(const uint8_t *secret, size_t len, uint32_t sess_a,
+		    const uint8_t tok_a[PH_TOKEN_LEN], uint32_t sess_b,
+		    const uint8_t tok_b[PH_TOKEN_LEN], uint8_t out[PH_PAIR_KEY_LEN])
 {
 	static const char label[] = "pinhole pair";
-	uint8_t msg[sizeof(label) - 1 + 8];
-	uint32_t lo = sess_a < sess_b ? sess_a : sess_b;
-	uint32_t hi = sess_a < sess_b ? sess_b : sess_a;
-	unsigned int outlen = 0;
+	uint8_t msg[sizeof(label) - 1 + 2 * (4 + PH_TOKEN_LEN)], *p = msg;
 	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int outlen = 0;
+	bool swap;
 
-	if (!secret || !len || len > INT32_MAX)
+	if (!secret || !len || len > INT32_MAX || !tok_a || !tok_b)
 		return -EINVAL;
-	memcpy(msg, label, sizeof(label) - 1);
-	wire_wr32(msg + sizeof(label) - 1, lo);
-	wire_wr32(msg + sizeof(label) - 1 + 4, hi);
+	/* Live sessions never share an id; the token order only breaks a tie nobody sees. */
+	swap = sess_a > sess_b || (sess_a == sess_b && memcmp(tok_a, tok_b, PH_TOKEN_LEN) > 0);
+	memcpy(p, label, sizeof(label) - 1);
+	p += sizeof(label) - 1;
+	wire_wr32(p, swap ? sess_b : sess_a);
+	memcpy(p + 4, swap ? tok_b : tok_a, PH_TOKEN_LEN);
+	p += 4 + PH_TOKEN_LEN;
+	wire_wr32(p, swap ? sess_a : sess_b);
+	memcpy(p + 4, swap ? tok_a : tok_b, PH_TOKEN_LEN);
 	if (!HMAC(EVP_sha256(), secret, (int)len, msg, sizeof(msg), mac, &outlen) ||
 	    outlen != PH_PAIR_KEY_LEN)
 		return -ENOMEM;

@@ -227,11 +227,14 @@ int access_page_plan(const struct access_contact *c, size_t n, size_t page, size
 
 /*
  * The key two sessions share: HMAC-SHA256(@secret, "pinhole pair" ||
- * min(ids) || max(ids)), ids big-endian.  Order-independent, so both ends
- * receive the same key.  0, -EINVAL (no secret), -ENOMEM (OpenSSL).
+ * id || token of the lower id || id || token of the higher), ids
+ * big-endian.  Order-independent, so both ends receive the same key; the
+ * tokens make it new for every pair of sessions even when a slot's id comes
+ * round again.  0, -EINVAL (no secret or token), -ENOMEM (OpenSSL).
  */
-int access_pair_key(const uint8_t *secret, size_t len, uint32_t sess_a, uint32_t sess_b,
-		    uint8_t out[PH_PAIR_KEY_LEN]);
+int access_pair_key(const uint8_t *secret, size_t len, uint32_t sess_a,
+		    const uint8_t tok_a[PH_TOKEN_LEN], uint32_t sess_b,
+		    const uint8_t tok_b[PH_TOKEN_LEN], uint8_t out[PH_PAIR_KEY_LEN]);
 
 /*
  * The key protecting every message between an endpoint and the server after

@@ -66,13 +66,20 @@ static const char *const migrations[] = {
 	"  refreshed INTEGER NOT NULL"
 	");"
 	"CREATE INDEX sessions_user ON sessions(user_id);",
+	/*
+	 * 1 -> 2: what a restarted server needs to take a session back from
+	 * the kernel's table: its token and session key (as secret as the
+	 * account keys beside them).
+	 */
+	"ALTER TABLE sessions ADD COLUMN token BLOB CHECK (token IS NULL OR length(token) = 16);"
+	"ALTER TABLE sessions ADD COLUMN skey BLOB CHECK (skey IS NULL OR length(skey) = 32);",
 };
 
 #define STORE_SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define USER_COLS	"u.id, u.name, u.key_sha256, u.key_md5, u.userhash, u.created"
 #define SESSION_COLS	"s.id, u.name, s.observed, s.claimed, s.locals, s.nat_mapping, " \
-			"s.nat_filtering, s.since, s.refreshed"
+			"s.nat_filtering, s.since, s.refreshed, s.token, s.skey"
 
 enum stmt {
 	ST_USER_ADD,
@@ -94,6 +101,8 @@ enum stmt {
 	ST_SESSION_GET,
 	ST_SESSION_LIST,
 	ST_SESSION_LIST_USER,
+	ST_META_GET,
+	ST_META_PUT,
 	ST_MAX,
 };
 
@@ -124,13 +133,15 @@ static const char *const stmt_sql[ST_MAX] = {
 			  "WHERE b.name = ?1 ORDER BY a.name",
 	/* The WHERE clause also keeps the upsert unambiguous to the parser. */
 	[ST_SESSION_PUT] = "INSERT INTO sessions (id, user_id, observed, claimed, locals, "
-			   "nat_mapping, nat_filtering, since, refreshed) "
-			   "SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM users WHERE name = ?2 "
+			   "nat_mapping, nat_filtering, since, refreshed, token, skey) "
+			   "SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 FROM users "
+			   "WHERE name = ?2 "
 			   "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, "
 			   "observed = excluded.observed, claimed = excluded.claimed, "
 			   "locals = excluded.locals, nat_mapping = excluded.nat_mapping, "
 			   "nat_filtering = excluded.nat_filtering, since = excluded.since, "
-			   "refreshed = excluded.refreshed",
+			   "refreshed = excluded.refreshed, token = excluded.token, "
+			   "skey = excluded.skey",
 	[ST_SESSION_TOUCH] = "UPDATE sessions SET refreshed = ?2, "
 			     "observed = coalesce(?3, observed) WHERE id = ?1",
 	[ST_SESSION_DEL] = "DELETE FROM sessions WHERE id = ?1",
@@ -142,6 +153,9 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_SESSION_LIST_USER] = "SELECT " SESSION_COLS " FROM sessions s "
 				 "JOIN users u ON u.id = s.user_id WHERE u.name = ?1 "
 				 "ORDER BY s.since, s.id",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_PUT] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+			"ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 };
 
 struct store {
@@ -916,6 +930,13 @@ int store_session_put(struct store *s, const struct store_session *sess)
 	sqlite3_bind_int(st, 7, sess->filtering);
 	sqlite3_bind_int64(st, 8, sess->since);
 	sqlite3_bind_int64(st, 9, sess->refreshed);
+	if (sess->has_secrets) {
+		sqlite3_bind_blob(st, 10, sess->token, sizeof(sess->token), SQLITE_STATIC);
+		sqlite3_bind_blob(st, 11, sess->key, sizeof(sess->key), SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, 10);
+		sqlite3_bind_null(st, 11);
+	}
 	err = exec_stmt(s, ST_SESSION_PUT, "record session");
 	/* The INSERT ... SELECT inserts nothing when the user does not exist. */
 	if (!err && sqlite3_changes(s->db) == 0)
@@ -1006,6 +1027,12 @@ static int session_row(struct store *s, sqlite3_stmt *st, struct store_session *
 	/* A value from a newer build reads as unknown rather than failing the list. */
 	sess->mapping = m >= 0 && m <= STORE_NAT_MAP_LAST ? m : PH_MAP_UNKNOWN;
 	sess->filtering = f >= 0 && f <= STORE_NAT_FILT_LAST ? f : PH_FILTER_UNKNOWN;
+	if (sqlite3_column_bytes(st, 9) == sizeof(sess->token) &&
+	    sqlite3_column_bytes(st, 10) == sizeof(sess->key)) {
+		memcpy(sess->token, sqlite3_column_blob(st, 9), sizeof(sess->token));
+		memcpy(sess->key, sqlite3_column_blob(st, 10), sizeof(sess->key));
+		sess->has_secrets = true;
+	}
 	if (text_copy(st, 1, sess->user, sizeof(sess->user)) ||
 	    column_addr(st, 2, &sess->observed) || column_addr(st, 3, &sess->claimed) ||
 	    column_locals(st, 4, sess)) {
@@ -1058,4 +1085,77 @@ int store_session_list(struct store *s, const char *user, store_session_cb cb, v
 		err = sql_fail(s, rc, "list sessions");
 	stmt_done(st);
 	return err;
+}
+
+/* --- bulk loading ----------------------------------------------------------- */
+
+int store_bulk_begin(struct store *s, unsigned int cache_mb)
+{
+	char sql[64];
+	int err;
+
+	if (s->readonly)
+		return -EROFS;
+	/* Not nested: a caller that already holds a transaction would lose its boundary. */
+	if (!sqlite3_get_autocommit(s->db))
+		return -EINVAL;
+	if (cache_mb) {
+		/* Negative means KiB; a bulk load's random userhash inserts need the room. */
+		snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%llu",
+			 (unsigned long long)cache_mb * 1024);
+		err = exec_sql(s, sql, "set cache size");
+		if (err)
+			return err;
+	}
+	/* IMMEDIATE takes the write lock now, so -EBUSY comes here and not mid-batch. */
+	return exec_sql(s, "BEGIN IMMEDIATE", "begin bulk transaction");
+}
+
+int store_bulk_end(struct store *s, bool commit)
+{
+	int err;
+
+	if (sqlite3_get_autocommit(s->db))
+		return -EINVAL;
+	if (!commit)
+		return exec_sql(s, "ROLLBACK", "roll back bulk transaction");
+	err = exec_sql(s, "COMMIT", "commit bulk transaction");
+	/* SQLite may leave the transaction open after a failed COMMIT (SQLITE_BUSY). */
+	if (err && !sqlite3_get_autocommit(s->db))
+		exec_sql(s, "ROLLBACK", "roll back bulk transaction");
+	return err;
+}
+
+/* --- meta: small named values ----------------------------------------------- */
+
+int store_meta_get(struct store *s, const char *key, char *out, size_t cap)
+{
+	sqlite3_stmt *st = s->st[ST_META_GET];
+	const char *v;
+	int rc, err = 0;
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		v = (const char *)sqlite3_column_text(st, 0);
+		if (!v || strlen(v) >= cap)
+			err = -ENOSPC;
+		else
+			strcpy(out, v);
+	} else if (rc == SQLITE_DONE) {
+		err = -ENOENT;
+	} else {
+		err = sql_fail(s, rc, "read meta");
+	}
+	stmt_done(st);
+	return err;
+}
+
+int store_meta_put(struct store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = s->st[ST_META_PUT];
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	return exec_stmt(s, ST_META_PUT, "write meta");
 }

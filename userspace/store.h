@@ -104,6 +104,10 @@ struct store_session {
 	enum ph_nat_filtering filtering;
 	int64_t since;				/* login, unix seconds */
 	int64_t refreshed;			/* last refresh the server recorded */
+	/* What a restarted server needs to take the session back (never shown). */
+	bool has_secrets;
+	uint8_t token[16];			/* the session token (PH_TOKEN_LEN) */
+	uint8_t key[32];			/* the session key (PH_PAIR_KEY_LEN) */
 };
 
 /*
@@ -227,5 +231,35 @@ int store_session_get(struct store *s, uint64_t id, struct store_session *out);
  */
 typedef int (*store_session_cb)(const struct store_session *sess, void *ctx);
 int store_session_list(struct store *s, const char *user, store_session_cb cb, void *ctx);
+
+/* --- bulk loading ------------------------------------------------------- */
+
+/*
+ * Open one write transaction on @s for many store_user_add() /
+ * store_contact_allow() calls (imports, pinhole-load's millions of
+ * accounts), and give this connection a page cache of @cache_mb MiB (0:
+ * leave it) so index inserts stay in memory.  Each call otherwise commits
+ * by itself, which costs a WAL commit per row.  Other connections keep
+ * reading what was committed before; their writes wait (up to their busy
+ * timeout) until store_bulk_end(), so keep batches short while a server
+ * writes.  -EBUSY (another writer), -EINVAL (already in a transaction),
+ * -EROFS, -EIO.
+ */
+int store_bulk_begin(struct store *s, unsigned int cache_mb);
+
+/*
+ * End the transaction store_bulk_begin() opened: commit when @commit, else
+ * roll back every call since.  A failed commit is rolled back too.
+ * -EINVAL (no transaction open), -EBUSY, -ENOSPC, -EIO.
+ */
+int store_bulk_end(struct store *s, bool commit);
+
+/* --- meta: small named values (server state that outlives a process) ---- */
+
+/* Copy the value of @key into @out (@cap bytes).  0, -ENOENT, -ENOSPC (too long), -errno. */
+int store_meta_get(struct store *s, const char *key, char *out, size_t cap);
+
+/* Set @key to @value.  0 or -errno. */
+int store_meta_put(struct store *s, const char *key, const char *value);
 
 #endif

@@ -37,6 +37,7 @@ struct xdp_path {
 	int dir_fd;		/* holds the flock that makes pin_dir ours */
 	int link_fd;
 	bool adopted;
+	bool sessions_kept;	/* the sessions array was pinned before we came */
 	enum nl_xdp_mode mode;
 };
 
@@ -57,6 +58,14 @@ static const char *const reason_names[PH_REASON_MAX] = {
 	[PH_DROP_BAD_COOKIE] = "drop_bad_cookie",
 	[PH_DROP_BAD_LENGTH] = "drop_bad_length",
 	[PH_DROP_BAD_FINGERPRINT] = "drop_bad_fingerprint",
+	[PH_TX_KEEPALIVE] = "tx_keepalive",
+	[PH_TX_KA_MOVED] = "tx_ka_moved",
+	[PH_TX_KA_UNKNOWN] = "tx_ka_unknown",
+	[PH_DROP_KA_INDICATION] = "drop_ka_indication",
+	[PH_DROP_KA_BAD_TOKEN] = "drop_ka_bad_token",
+	[PH_DROP_KA_UNKNOWN_IND] = "drop_ka_unknown_ind",
+	[PH_PASS_KA_NO_EVENT] = "pass_ka_no_event",
+	[PH_DROP_RATE_LIMITED] = "drop_rate_limited",
 };
 
 const char *xdp_reason_name(enum ph_xdp_reason r)
@@ -416,6 +425,46 @@ static __u64 pinned_maps(struct bpf_object *obj)
 	return mask;
 }
 
+/*
+ * Size the sessions array to @max before load.  A pinned one is reused
+ * as is (its sessions are what a restart keeps), so it must already be
+ * that size: libbpf would only say "parameter mismatch".
+ */
+static int size_sessions(struct xdp_path *p, uint32_t max)
+{
+	struct bpf_map *map = p->skel->maps.sessions;
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	const char *path;
+	int fd, err;
+
+	if (!max)
+		max = 1;
+	if (max > PH_SESSIONS_MAX) {
+		pr_err("xdp: at most %u sessions fit the kernel table", PH_SESSIONS_MAX);
+		return -EINVAL;
+	}
+	err = bpf_map__set_max_entries(map, max);
+	if (err)
+		return err;
+	path = bpf_map__pin_path(map);
+	fd = path ? bpf_obj_get(path) : -1;
+	if (fd < 0)
+		return 0;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	p->sessions_kept = true;
+	if (info.max_entries != max) {
+		pr_err("xdp: %s holds %u sessions, not %u: start with --max-sessions %u to keep "
+		       "them, or stop the server without --keep to resize",
+		       path, info.max_entries, max, info.max_entries);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Undo the pins a failed open created, keeping the ones it found (counters). */
 static void unpin_new_maps(struct bpf_object *obj, __u64 existed)
 {
@@ -515,6 +564,9 @@ struct xdp_path *xdp_path_open(const struct xdp_path_opts *opts)
 		goto err_link;
 	}
 	existed = pinned_maps(p->skel->obj);
+	err = size_sessions(p, opts->max_sessions);
+	if (err)
+		goto err_skel;
 	err = pinhole__load(p->skel);
 	if (err) {
 		pr_err("xdp: cannot load the XDP program against the maps in %s: %s "
@@ -736,6 +788,21 @@ int xdp_path_read_stats(struct xdp_path *p, struct ph_stat *out)
 bool xdp_path_adopted(const struct xdp_path *p)
 {
 	return p->adopted;
+}
+
+int xdp_path_sessions_fd(const struct xdp_path *p)
+{
+	return bpf_map__fd(p->skel->maps.sessions);
+}
+
+int xdp_path_events_fd(const struct xdp_path *p)
+{
+	return bpf_map__fd(p->skel->maps.session_events);
+}
+
+bool xdp_path_sessions_kept(const struct xdp_path *p)
+{
+	return p->sessions_kept;
 }
 
 const char *xdp_path_mode(const struct xdp_path *p)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "pinhole_kern_user.h"
@@ -21,6 +22,7 @@ struct xdp_path_opts {
 	const char *ifname;
 	const char *pin_dir;	/* NULL: PH_PIN_DIR_DEFAULT */
 	bool no_generic;	/* true: fail instead of falling back to generic mode */
+	uint32_t max_sessions;	/* slots of the sessions array (0: 1); a pinned one must match */
 };
 
 /*
@@ -29,7 +31,8 @@ struct xdp_path_opts {
  * on /sys/fs/bpf if pin_dir lies there and it is not mounted.  Returns NULL
  * and sets errno: ENODEV (no such interface), EBUSY (another XDP program is
  * attached to the interface, pin_dir's link serves another interface, or
- * another live xdp_path holds pin_dir), EINVAL (pin_dir not on bpffs),
+ * another live xdp_path holds pin_dir), EINVAL (pin_dir not on bpffs, or a
+ * pinned sessions array of another size than max_sessions),
  * EOPNOTSUPP (no native XDP and no_generic), or what the kernel refused.
  * While open, the path holds an exclusive flock on pin_dir.  Installs a
  * libbpf print hook that routes libbpf's messages through log.h.
@@ -79,6 +82,16 @@ int xdp_stats_read_fd(int fd, struct ph_stat *out);
 
 /* True when open adopted a link a previous process left pinned. */
 bool xdp_path_adopted(const struct xdp_path *p);
+
+/* The "sessions" array and the "session_events" ring (sessmap.h); the path owns the fds. */
+int xdp_path_sessions_fd(const struct xdp_path *p);
+int xdp_path_events_fd(const struct xdp_path *p);
+
+/*
+ * True when the sessions array was already pinned (an earlier process left
+ * it with --keep): its slots are live sessions to take back, not garbage.
+ */
+bool xdp_path_sessions_kept(const struct xdp_path *p);
 
 /* How the program is attached, as the kernel reports it: "native" or "generic". */
 const char *xdp_path_mode(const struct xdp_path *p);

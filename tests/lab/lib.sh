@@ -376,7 +376,8 @@ lab_send_udp() {
 LAB_MARK_PORT=9
 _lab_mark=0
 lab_capture_start() {
-	LAB_CAP_NS=$1
+	# $7 (optional): the namespace markers are sent from, when the capture's has no address.
+	LAB_CAP_NS=${7:-$1}
 	LAB_CAP_PCAP=$4
 	LAB_CAP_DST=$6
 	lab_bg "$1" "$5" dumpcap -q -i "$2" -f "($3) or (udp dst port $LAB_MARK_PORT)" -w "$4"

@@ -20,9 +20,9 @@
 # 3. logout: alice /quit -> bob hears OFFLINE, `pinholectl sessions` drops her.
 # 4. keepalive timeout: alice logs in again, then is frozen (SIGSTOP); the
 #    server ends her session after about 3 intervals of silence, measured
-#    from her last keepalive as captured on the server's wire, and bob
+#    from her last keepalive as captured on the server's wire (psrv), and bob
 #    hears OFFLINE; resumed, alice finds her session gone and logs in again.
-# 5. size: every PUNCH/PRESENCE the server sent bob (captured on srv0,
+# 5. size: every PUNCH/PRESENCE the server sent bob (captured on psrv,
 #    STUN framing decoded by tshark) is one datagram under PH_DATAGRAM_MAX
 #    with exactly one PRESENCE attribute and no CONTACT attribute, one
 #    delta per event; FETCH answers to alice in the same capture do carry
@@ -129,8 +129,10 @@ fi
 # The server's wire, from before anyone logs in: every datagram to or from
 # port 3478 on srv0 (the marker goes to bob's public address, port 9).
 PCAP=$LAB_TMP/srv.pcap
-lab_capture_start "$NAT_SRV_NS" srv0 "udp port $ACC_PORT" "$PCAP" "$LAB_TMP/dumpcap.log" "$BPUB" ||
-	bail_out "capture on srv0 did not start"
+# On psrv, the internet's side of srv0: the kernel answers keepalives with
+# XDP_TX, which a capture on srv0 itself never sees.
+lab_capture_start "$NAT_INET_NS" psrv "udp port $ACC_PORT" "$PCAP" "$LAB_TMP/dumpcap.log" "$BPUB" \
+	"$NAT_SRV_NS" || bail_out "capture on psrv did not start"
 
 srv_flags=(--keepalive "$KA_S")
 if ((LAB_XDP)); then
@@ -270,6 +272,16 @@ else
 	dump_logs
 	mv_to=none
 fi
+if ((LAB_XDP)); then
+	# The kernel answered the keepalive from the new mapping, followed the
+	# session there and reported the move on its ring: no userspace keepalive.
+	_kernel_moved() {
+		local n
+		n=$("$ACC_CTL" stats --json --pin-dir "$LAB_PIN" | jq '.xdp.tx_ka_moved.packets')
+		((n >= 1))
+	}
+	check "rebind: the kernel followed the move (XDP tx_ka_moved counted)" wait_until 3 _kernel_moved
+fi
 check "rebind: bob hears alice moved to $mv_to" \
 	acc_ep_wait B " contact alice moved to ${mv_to//./\\.}\$" 5
 check "rebind: alice learns her new reflexive address from the keepalive answer" \
@@ -348,7 +360,7 @@ _ka_seen() {
 	(($(pcap_count "$PCAP" "$KA_FILTER") > 0))
 }
 # Freeze her only after her first keepalive, so "her last keepalive" is one.
-check "timeout: alice's first keepalive reached the server (seen on srv0)" \
+check "timeout: alice's first keepalive reached the server (seen on psrv)" \
 	wait_until "$((KA_WAIT + 2))" _ka_seen
 n_boff=$(nmatch "$BLOG" ' contact alice offline$')
 kill -STOP "${ACC_EP_PID[A2]}"

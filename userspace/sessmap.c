@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kernel's session table (sessmap.h): slot writes, batch reads and the
+ * events ring.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "sessmap.h"
+
+/* The family values the program stores (Linux's, as in the listeners map). */
+_Static_assert(AF_INET == 2 && AF_INET6 == 10, "map families are Linux's");
+
+uint32_t sessmap_now_s(void)
+{
+	struct timespec ts;
+
+	/* The program reads the coarse clock; whole seconds of either agree. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* @sa into the map's form; an IPv4-mapped IPv6 address is IPv4, as on the wire. */
+static int to_map_addr(const struct sockaddr *sa, struct ph_session *v)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+	memset(v->addr, 0, sizeof(v->addr));
+	if (sa->sa_family == AF_INET) {
+		v->family = AF_INET;
+		memcpy(v->addr, &s4->sin_addr, 4);
+		v->port = s4->sin_port;
+	} else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		v->family = AF_INET;
+		memcpy(v->addr, &s6->sin6_addr.s6_addr[12], 4);
+		v->port = s6->sin6_port;
+	} else if (sa->sa_family == AF_INET6) {
+		v->family = AF_INET6;
+		memcpy(v->addr, &s6->sin6_addr, 16);
+		v->port = s6->sin6_port;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void from_map_addr(uint8_t family, const uint8_t *addr, uint16_t port_be,
+			  struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, addr, 4);
+		s4->sin_port = port_be;
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, addr, 16);
+		s6->sin6_port = port_be;
+	} else {
+		out->ss_family = AF_UNSPEC;
+	}
+}
+
+void sessmap_addr(const struct ph_session *s, struct sockaddr_storage *out)
+{
+	from_map_addr(s->family, s->addr, s->port, out);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct ph_session_event *ev = data;
+	struct sessmap *m = ctx;
+	struct sessmap_move mv;
+
+	if (len < sizeof(*ev) || (ev->family != AF_INET && ev->family != AF_INET6)) {
+		m->bad_events++;
+		return 0;
+	}
+	mv.id = ev->id;
+	from_map_addr(ev->family, ev->addr, ev->port, &mv.addr);
+	from_map_addr(ev->family, ev->local_addr, ev->local_port, &mv.local);
+	m->events++;
+	if (m->on_move)
+		m->on_move(&mv, m->ctx);
+	return 0;
+}
+
+int sessmap_init(struct sessmap *m, int map_fd, int events_fd, sessmap_move_fn fn, void *ctx)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+		return -errno;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
+	    info.value_size != sizeof(struct ph_session) || !info.max_entries ||
+	    info.max_entries > PH_SESSIONS_MAX)
+		return -EINVAL;
+	m->fd = map_fd;
+	m->slots = info.max_entries;
+	m->on_move = fn;
+	m->ctx = ctx;
+	if (events_fd >= 0) {
+		m->rb = ring_buffer__new(events_fd, on_event, m, NULL);
+		if (!m->rb) {
+			err = -errno;
+			m->fd = -1;
+			return err;
+		}
+	}
+	return 0;
+}
+
+void sessmap_fini(struct sessmap *m)
+{
+	ring_buffer__free(m->rb);
+	m->rb = NULL;
+	m->fd = -1;
+}
+
+int sessmap_put(struct sessmap *m, uint32_t id, const uint8_t token[PH_SESSION_TOKEN_LEN],
+		const struct sockaddr *observed, uint16_t interval_s, uint32_t now_s)
+{
+	uint32_t slot = id & PH_SESSION_SLOT_MASK;
+	struct ph_session v;
+
+	if (!id || slot >= m->slots)
+		return -EINVAL;
+	memset(&v, 0, sizeof(v));
+	if (to_map_addr(observed, &v))
+		return -EINVAL;
+	v.id = id;
+	v.last_seen = now_s;
+	v.interval_s = interval_s;
+	memcpy(v.token, token, PH_SESSION_TOKEN_LEN);
+	return bpf_map_update_elem(m->fd, &slot, &v, BPF_ANY) ? -errno : 0;
+}
+
+int sessmap_del(struct sessmap *m, uint32_t id)
+{
+	uint32_t slot = id & PH_SESSION_SLOT_MASK;
+	struct ph_session v;
+
+	if (!id || slot >= m->slots)
+		return -EINVAL;
+	/* An array cannot delete: a zero id is a free slot to the program. */
+	memset(&v, 0, sizeof(v));
+	return bpf_map_update_elem(m->fd, &slot, &v, BPF_ANY) ? -errno : 0;
+}
+
+int sessmap_get(struct sessmap *m, uint32_t id, struct ph_session *out)
+{
+	uint32_t slot = id & PH_SESSION_SLOT_MASK;
+
+	if (!id || slot >= m->slots)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(m->fd, &slot, out))
+		return -errno;
+	return out->id == id ? 0 : -ENOENT;
+}
+
+int sessmap_touch(struct sessmap *m, uint32_t id, const struct sockaddr *observed,
+		  uint32_t now_s)
+{
+	uint32_t slot = id & PH_SESSION_SLOT_MASK;
+	struct ph_session v;
+	int err = sessmap_get(m, id, &v);
+
+	if (err)
+		return err;
+	if (to_map_addr(observed, &v))
+		return -EINVAL;
+	v.last_seen = now_s;
+	/*
+	 * Read-modify-write races a keepalive the kernel handles meanwhile;
+	 * both write the same session's newest address and a current time.
+	 */
+	return bpf_map_update_elem(m->fd, &slot, &v, BPF_EXIST) ? -errno : 0;
+}
+
+int sessmap_read(struct sessmap *m, uint32_t first, uint32_t *keys, struct ph_session *out,
+		 uint32_t *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	/* A batch resumes after the key it is given: the slot before @first. */
+	uint32_t want = *n, got = 0, in = first - 1, next = 0, count;
+	int err;
+
+	*n = 0;
+	if (first >= m->slots)
+		return 0;
+	if (want > m->slots - first)
+		want = m->slots - first;
+	while (got < want) {
+		count = want - got;
+		err = bpf_map_lookup_batch(m->fd, got || first ? &in : NULL, &next, keys + got,
+					   out + got, &count, &opts);
+		err = err ? -errno : 0;
+		got += count;
+		/* -ENOENT: the array ended inside this batch; what it read is valid. */
+		if (err == -ENOENT)
+			break;
+		if (err)
+			return err;
+		in = next;
+	}
+	*n = got;
+	return 0;
+}
+
+int sessmap_drain(struct sessmap *m)
+{
+	if (!m->rb)
+		return 0;
+	return ring_buffer__consume(m->rb);
+}
+
+int sessmap_events_fd(const struct sessmap *m)
+{
+	return m->rb ? ring_buffer__epoll_fd(m->rb) : -1;
+}

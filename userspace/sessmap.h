@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel's session table: the XDP program's "sessions" array (one
+ * struct ph_session per slot, a session id's low bits naming its slot) and
+ * its "session_events" ring of NAT rebindings.  Userspace writes a slot when
+ * a login is answered and clears it when the session ends; the kernel
+ * refreshes last_seen and follows address changes.  Reading goes in batches
+ * (BPF_MAP_LOOKUP_BATCH), so sweeping ten million slots costs a few hundred
+ * system calls, not ten million.
+ *
+ * Times are CLOCK_MONOTONIC seconds, the clock bpf_ktime_get_coarse_ns()
+ * reads in the program.
+ */
+#ifndef PINHOLE_SESSMAP_H
+#define PINHOLE_SESSMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "pinhole_kern_user.h"
+
+struct ring_buffer;
+
+/* A NAT rebinding the kernel followed: session @id now at @addr (reaching @local). */
+struct sessmap_move {
+	uint32_t id;
+	struct sockaddr_storage addr;
+	struct sockaddr_storage local;
+};
+
+typedef void (*sessmap_move_fn)(const struct sessmap_move *mv, void *ctx);
+
+struct sessmap {
+	int fd;			/* the "sessions" array */
+	uint32_t slots;		/* its max_entries */
+	struct ring_buffer *rb; /* NULL: no events ring */
+	sessmap_move_fn on_move;
+	void *ctx;
+	uint64_t events;	/* moves delivered */
+	uint64_t bad_events;	/* malformed records (never expected) */
+};
+
+/*
+ * Use the sessions array @map_fd (checked: an array of struct ph_session)
+ * and, if @events_fd >= 0, the events ring, delivering moves to @fn.  The
+ * fds stay the caller's.  0, -EINVAL (not the map it should be), -errno.
+ */
+int sessmap_init(struct sessmap *m, int map_fd, int events_fd, sessmap_move_fn fn, void *ctx);
+
+/* Release what sessmap_init took.  Safe on a zeroed or finished map. */
+void sessmap_fini(struct sessmap *m);
+
+/* CLOCK_MONOTONIC in whole seconds: the kernel's last_seen clock. */
+uint32_t sessmap_now_s(void);
+
+/*
+ * Write session @id's slot: its token, observed address, keepalive
+ * interval, last_seen = @now_s.  0, -EINVAL (bad id or address, slot beyond
+ * the array), or the map update's -errno.
+ */
+int sessmap_put(struct sessmap *m, uint32_t id, const uint8_t token[PH_SESSION_TOKEN_LEN],
+		const struct sockaddr *observed, uint16_t interval_s, uint32_t now_s);
+
+/* Clear @id's slot (whoever holds it now: the caller owns the slot).  0 or -errno. */
+int sessmap_del(struct sessmap *m, uint32_t id);
+
+/*
+ * A keepalive userspace accepted for @id from @observed: record it as the
+ * kernel would (last_seen, address), so kernel and userspace agree.
+ * -ENOENT if the slot no longer holds @id.
+ */
+int sessmap_touch(struct sessmap *m, uint32_t id, const struct sockaddr *observed,
+		  uint32_t now_s);
+
+/* Read slot of @id into @out.  0, -ENOENT (slot holds another id or none), -errno. */
+int sessmap_get(struct sessmap *m, uint32_t id, struct ph_session *out);
+
+/*
+ * Read up to *n slots from @first on into @out (with their indexes in
+ * @keys) in batches.  *n is set to the count read (fewer at the end of the
+ * array).  0 or -errno.
+ */
+int sessmap_read(struct sessmap *m, uint32_t first, uint32_t *keys, struct ph_session *out,
+		 uint32_t *n);
+
+/* Deliver every pending move event to the callback.  Returns the count or -errno. */
+int sessmap_drain(struct sessmap *m);
+
+/* An fd that polls readable when events are pending (-1 without a ring). */
+int sessmap_events_fd(const struct sessmap *m);
+
+/* The address in @s as a sockaddr (AF_UNSPEC for a free slot). */
+void sessmap_addr(const struct ph_session *s, struct sockaddr_storage *out);
+
+#endif
