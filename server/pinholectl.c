@@ -8,9 +8,9 @@
  * a terminal) or from the first line of --password-file, never from argv,
  * where every user of the machine could read them in ps or shell history.
  *
- * `stats` reads the XDP program's pinned per-CPU counters straight from
- * bpffs (bpf_obj_get): it loads and attaches nothing, so it works beside a
- * running server and after one stopped with --keep.
+ * `stats` reads the XDP program's pinned per-CPU counters and its session
+ * table straight from bpffs (bpf_obj_get): it loads and attaches nothing,
+ * so it works beside a running server and after one stopped with --keep.
  *
  * Every command that lists or reports (user list, contact list, sessions,
  * stats, realm) prints JSON with --json, built with jansson so names are
@@ -27,9 +27,12 @@
  *                 observed / claimed: null when unknown; mapping and filtering
  *                 as nat_mapping_name() / nat_filtering_name() print them
  *   stats         {"xdp":{"tx_binding":{"packets":3,"bytes":186},...},
- *                  "sessions_online":1}
+ *                  "sessions_online":1,
+ *                  "kernel_sessions":{"slots":1000,"live":1,"map_bytes":61440}}
  *                 every reason of enum ph_xdp_reason, in enum order, named by
- *                 xdp_reason_name(); sessions_online is null without a store
+ *                 xdp_reason_name(); sessions_online is null without a store,
+ *                 kernel_sessions null without a pinned sessions array;
+ *                 map_bytes: the kernel's memory of every map pinned there
  *   realm         {"realm":"pinhole"}
  *
  * Lists are [] when empty; times are UTC ISO 8601.  Errors still go to
@@ -58,6 +61,7 @@
 #include "log.h"
 #include "nat.h"
 #include "pinhole_kern_user.h"
+#include "sessmap.h"
 #include "store.h"
 #include "xdp.h"
 
@@ -175,7 +179,8 @@ static void usage(FILE *out)
 		"  sessions      {\"sessions\":[{\"user\":N,\"id\":I,\"observed\":\"IP:PORT\",\"claimed\":..,\n"
 		"                 \"local\":[..],\"nat\":{\"mapping\":M,\"filtering\":F},\"since\":T,\n"
 		"                 \"refreshed\":T}]}\n"
-		"  stats         {\"xdp\":{\"REASON\":{\"packets\":P,\"bytes\":B},...},\"sessions_online\":S}\n"
+		"  stats         {\"xdp\":{\"REASON\":{\"packets\":P,\"bytes\":B},...},\"sessions_online\":S,\n"
+		"                 \"kernel_sessions\":{\"slots\":N,\"live\":L,\"map_bytes\":B}}\n"
 		"  realm         {\"realm\":R}\n"
 		"Errors go to stderr as one line, also with --json.\n\n"
 		"Names: 1-%d printable ASCII characters, no spaces, no ':'; case sensitive.\n"
@@ -1054,19 +1059,100 @@ out:
 	return ex;
 }
 
+/* The kernel's session table as stats shows it. */
+struct ksess_stats {
+	bool present;	     /* a sessions array is pinned in the pin dir */
+	uint32_t slots, live;
+	uint64_t map_bytes;  /* kernel memory of every map pinned there */
+};
+
+/* "memlock:" of @fd's fdinfo: the kernel's own account of a map's memory. */
+static uint64_t map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Count the live slots of <pin_dir>/sessions and the memory of the maps beside it. */
+static int ksess_read(const char *pin_dir, struct ksess_stats *k)
+{
+	static const char *const pinned[] = {"stats", "listeners", "sessions", "session_events"};
+	uint32_t keys[4096], n, first = 0;
+	struct ph_session vals[4096];
+	char path[PATH_MAX];
+	struct sessmap m;
+	int fd, err;
+
+	memset(k, 0, sizeof(*k));
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, pinned[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		k->map_bytes += map_memlock(fd);
+		close(fd);
+	}
+	snprintf(path, sizeof(path), "%s/sessions", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = sessmap_init(&m, fd, -1, NULL, NULL);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	k->present = true;
+	k->slots = m.slots;
+	do {
+		n = sizeof(keys) / sizeof(keys[0]);
+		err = sessmap_read(&m, first, keys, vals, &n);
+		for (uint32_t i = 0; !err && i < n; i++)
+			k->live += vals[i].id != 0;
+		first += n;
+	} while (!err && n && first < m.slots);
+	sessmap_fini(&m);
+	close(fd);
+	return err;
+}
+
 static int count_session(const struct store_session *ss, void *ctx)
 {
 	(*(unsigned long *)ctx)++;
 	return 0;
 }
 
-/* {"xdp":{reason:{"packets":..,"bytes":..}},"sessions_online":N|null} into *@doc. */
+/*
+ * {"xdp":{reason:{"packets":..,"bytes":..}},"sessions_online":N|null,
+ *  "kernel_sessions":{"slots":..,"live":..,"map_bytes":..}|null} into *@doc.
+ */
 static int stats_json(const struct ph_stat *st, bool have_store, unsigned long online,
-		      json_t **doc)
+		      const struct ksess_stats *k, json_t **doc)
 {
 	json_t *d = json_object(), *xdp = json_object(), *o;
 	int err = d && xdp ? 0 : -ENOMEM;
 	unsigned int r;
+
+	if (!err && k->present) {
+		o = json_object();
+		err = o ? jset(d, "kernel_sessions", o) : -ENOMEM;
+		if (!err)
+			err = jset(o, "slots", json_integer(k->slots)) ?:
+			      jset(o, "live", json_integer(k->live)) ?:
+			      jset(o, "map_bytes", json_integer((json_int_t)k->map_bytes));
+	} else if (!err) {
+		err = jset(d, "kernel_sessions", json_null());
+	}
 
 	if (!err)
 		err = jset(d, "xdp", json_incref(xdp));
@@ -1098,6 +1184,7 @@ static int cmd_stats(const struct args *a)
 	const char *pin_dir = a->pin_dir ? a->pin_dir : PH_PIN_DIR_DEFAULT;
 	struct ph_stat st[PH_REASON_MAX];
 	struct table t = { .ncol = 3, .right = 1u << 1 | 1u << 2 };
+	struct ksess_stats k;
 	unsigned long online = 0;
 	bool have_store;
 	json_t *doc = NULL;
@@ -1108,6 +1195,11 @@ static int cmd_stats(const struct args *a)
 	ex = stats_read(pin_dir, st);
 	if (ex)
 		return ex;
+	err = ksess_read(pin_dir, &k);
+	if (err) {
+		say_err("%s/sessions: %s", pin_dir, strerror(-err));
+		return EX_FAIL;
+	}
 	/*
 	 * On the server's host the default store is the server's: count its
 	 * sessions without being told.  An explicit --db must exist.
@@ -1123,7 +1215,7 @@ static int cmd_stats(const struct args *a)
 			return store_fail(err, a->cmd);
 	}
 	if (opt_json) {
-		err = stats_json(st, have_store, online, &doc);
+		err = stats_json(st, have_store, online, &k, &doc);
 		return err ? store_fail(err, a->cmd) : json_print(doc, a->cmd);
 	}
 	err = table_add(&t, "REASON", "PACKETS", "BYTES");
@@ -1140,6 +1232,11 @@ static int cmd_stats(const struct args *a)
 		table_print(&t);
 		if (have_store)
 			printf("sessions online: %lu\n", online);
+		if (k.present)
+			printf("kernel sessions: %u live of %u slots; maps %llu bytes of kernel "
+			       "memory (%.1f per slot)\n",
+			       k.live, k.slots, (unsigned long long)k.map_bytes,
+			       (double)k.map_bytes / k.slots);
 	}
 	table_free(&t);
 	return ex;

@@ -90,6 +90,8 @@ fi
 IDS0=$(session_ids)
 diag "sessions: $(echo "$IDS0" | tr '\n' ' ')"
 check_eq "pinholectl lists both sessions" 2 "$(echo "$IDS0" | grep -c .)"
+check_eq "pinholectl stats: the kernel's table holds both" 2 \
+	"$("$ACC_CTL" stats --json --pin-dir "$LAB_PIN" | jq '.kernel_sessions.live')"
 ALOGINS=$(nmatch "${ACC_EP_LOG[A]}" ' logged in session=')
 BLOGINS=$(nmatch "${ACC_EP_LOG[B]}" ' logged in session=')
 
@@ -110,6 +112,8 @@ start_server second
 check "the new server adopts the kernel's table and restores both sessions" \
 	grep -q ' restored 2 session(s) from the kernel table; dropped 0' "$ACC_SRV_LOG"
 check_eq "pinholectl lists the same sessions, same ids" "$IDS0" "$(session_ids)"
+check_eq "pinholectl stats: the kernel's table still holds both" 2 \
+	"$("$ACC_CTL" stats --json --pin-dir "$LAB_PIN" | jq '.kernel_sessions.live')"
 n=$(nmatch "${ACC_EP_LOG[A]}" ' contact bob offline$')
 acc_ep_quit B >/dev/null
 # bob's LOGOUT carries his session key's integrity; alice's PRESENCE hers.
