@@ -101,6 +101,62 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } session_events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct ph_rate_cfg);
+	__uint(max_entries, 1);
+} rate_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct ph_rate_key);
+	__type(value, __u64);	/* theoretical arrival time of the next answer, ns */
+	__uint(max_entries, PH_RATE_SOURCES);
+} rate SEC(".maps");
+
+/*
+ * May the source at addr (IPv4-mapped when !v6) have one more answer?
+ * GCRA: an answer is due interval_ns after the last; up to burst_ns of
+ * early answers are fine.  The update is not atomic: two CPUs answering
+ * one source at once may both pass, off by one answer at most.  An evicted
+ * source starts afresh, so the limit holds per source for as long as the
+ * LRU remembers it, which under a flood of random sources is the flood's
+ * own victims that keep sending.
+ */
+static __always_inline bool rate_ok(const __u32 *addr)
+{
+	struct ph_rate_key k;
+	struct ph_rate_cfg *c;
+	__u32 zero = 0;
+	__u64 now, tat, *t;
+
+	c = bpf_map_lookup_elem(&rate_cfg, &zero);
+	if (!c || !c->interval_ns)
+		return true;
+	__builtin_memcpy(k.addr, addr, 16);
+	now = bpf_ktime_get_ns();
+	t = bpf_map_lookup_elem(&rate, &k);
+	if (!t) {
+		tat = now + c->interval_ns;
+		bpf_map_update_elem(&rate, &k, &tat, BPF_ANY);
+		return true;
+	}
+	tat = *t > now ? *t : now;
+	if (tat - now > c->burst_ns)
+		return false;
+	*t = tat + c->interval_ns;
+	return true;
+}
+
+/* rate_ok() for an IPv4 source (network order). */
+static __always_inline bool rate_ok4(__u32 saddr)
+{
+	const __u32 mapped[4] = {0, 0, bpf_htonl(0xffff), saddr};
+
+	return rate_ok(mapped);
+}
+
 /* A read cursor over the frame: every pull is bounds-checked against end. */
 struct cursor {
 	void *pos;
@@ -384,6 +440,8 @@ static __always_inline __u32 fast_v4_plain(struct xdp_md *ctx)
 	      bpf_htonl(STUN_BINDING_REQUEST << 16);
 	if ((u1 >> 16) && csum_fold_short(sum) != 0xffff)
 		return CONTINUE;
+	if (!rate_ok4(saddr))
+		return PH_DROP_RATE_LIMITED;
 
 	/* The answer: XOR-MAPPED-ADDRESS of the source, nothing else. */
 	xma1 = bpf_htonl(STUN_FAMILY_IPV4 << 16) |
@@ -1146,7 +1204,7 @@ static __always_inline enum ph_xdp_reason general_path(struct xdp_md *ctx, __u64
 	struct req r = {};
 	bool l2_multicast;
 	__u32 check;
-	int oa;
+	int oa = OA_NONE;
 
 	eth = cur_pull(&c, sizeof(*eth));
 	if (!eth)
@@ -1199,6 +1257,10 @@ static __always_inline enum ph_xdp_reason general_path(struct xdp_md *ctx, __u64
 		/* The loader never stores this; without OTHER-ADDRESS, leave it to userspace. */
 		return PH_PASS_NOT_LISTEN;
 	}
+	/* Only a keepalive with the right token proved who sent it (r.addr_dst: the sender). */
+	if ((oa == OA_401 || !(check & CHECK_KEEPALIVE)) &&
+	    !(r.v6 ? rate_ok(r.addr_dst) : rate_ok4(r.addr_dst[0])))
+		return PH_DROP_RATE_LIMITED;
 	if (r.v6) {
 		if (oa == OA_V4)
 			reason = write_response(ctx, &r, frame_len, true, OA_V4);

@@ -119,6 +119,26 @@ struct ph_session_event {
 };
 _Static_assert(sizeof(struct ph_session_event) == 44, "event has no hidden padding");
 
+/*
+ * Answers to unauthenticated requests (plain Binding requests, 401s for
+ * unknown sessions) are limited per source address, so a flood with a
+ * victim's spoofed address reflects at most this budget at it.  A generic
+ * cell rate algorithm: each source has one theoretical arrival time in the
+ * "rate" LRU hash; "rate_cfg" (one entry, written by the loader) holds the
+ * spacing between answers and how far ahead of it a burst may run.
+ * Authenticated keepalives are never limited.
+ */
+#define PH_RATE_SOURCES		262144
+
+struct ph_rate_cfg {
+	__u64 interval_ns;	/* 1e9 / answers per second; 0: no limit */
+	__u64 burst_ns;		/* (burst - 1) * interval_ns */
+};
+
+struct ph_rate_key {
+	__u8 addr[16];		/* IPv6, or IPv4-mapped (::ffff:a.b.c.d) */
+};
+
 /* Largest STUN message (header included) the kernel path parses. */
 #define PH_XDP_MAX_STUN_LEN	548
 /* Most attributes the kernel path walks before passing the request up. */

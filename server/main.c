@@ -347,6 +347,8 @@ static int xdp_start(struct server *s)
 		.pin_dir = c->pin_dir,
 		.no_generic = c->xdp_no_generic,
 		.max_sessions = c->max_sessions,
+		.answer_rate = c->answer_rate,
+		.answer_burst = c->answer_burst,
 	};
 	int err;
 

@@ -1657,6 +1657,85 @@ static void test_ka_malformed(void **state)
 	free(res);
 }
 
+/* ---- the per-source answer budget ---- */
+
+/* Forget every source's budget, so the next round starts afresh. */
+static void rate_forget(void)
+{
+	int fd = bpf_map__fd(skel->maps.rate);
+	struct ph_rate_key k;
+
+	while (!bpf_map_get_next_key(fd, NULL, &k))
+		assert_int_equal(bpf_map_delete_elem(fd, &k), 0);
+}
+
+static void set_rate(uint64_t interval_ns, uint64_t burst_ns)
+{
+	struct ph_rate_cfg cfg = {.interval_ns = interval_ns, .burst_ns = burst_ns};
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.rate_cfg), &zero, &cfg, 0), 0);
+}
+
+/*
+ * A burst of 3 then nothing for a second (10 s spacing): plain Binding
+ * requests (fast and general path, both families) and keepalives of unknown
+ * sessions are cut off per source; another source, and keepalives with the
+ * right token, are not.
+ */
+static void test_rate_limit(void **state)
+{
+	struct fopt fos[] = {V4(), V6(), V4(.flags = F_NO_UDPCSUM),
+			     V4(.dst = "198.18.0.9", .dport = WILD_PORT)};
+	struct run_result *res = calloc(1, sizeof(*res));
+	uint8_t in[FRAME_MAX];
+	struct msg m, ka;
+	size_t len;
+
+	(void)state;
+	assert_non_null(res);
+	msg_plain(&m);
+	for (size_t i = 0; i < sizeof(fos) / sizeof(fos[0]); i++) {
+		set_rate(10000000000ull, 2 * 10000000000ull);
+		len = build_frame(in, &fos[i], m.b, m.len);
+		for (int k = 0; k < 3; k++) {
+			run(in, len, res);
+			assert_int_equal(res->verdict, XDP_TX);
+		}
+		run(in, len, res);
+		assert_int_equal(res->verdict, XDP_DROP);
+		assert_counted(res, PH_DROP_RATE_LIMITED, len);
+		assert_int_equal(res->out_len, len);
+		assert_memory_equal(res->out, in, len);
+		/* Unknown sessions are unauthenticated too: no 401 for this source either. */
+		ka_msg(&ka, STUN_BINDING_REQUEST, 0x01000006u, ka_token, true);
+		ka_run(&fos[i], &ka, res, XDP_DROP, PH_DROP_RATE_LIMITED, &len);
+		/* The right token proves the sender: never limited. */
+		ka_put(&fos[i], CLI_PORT, 7);
+		ka_msg(&ka, STUN_BINDING_REQUEST, KA_ID, ka_token, false);
+		for (int k = 0; k < 5; k++)
+			ka_run(&fos[i], &ka, res, XDP_TX, PH_TX_KEEPALIVE, &len);
+		/* Off again: the source is answered at once. */
+		set_rate(0, 0);
+		len = build_frame(in, &fos[i], m.b, m.len);
+		run(in, len, res);
+		assert_int_equal(res->verdict, XDP_TX);
+		rate_forget();
+	}
+	/* Another source is not held back by one over its budget. */
+	set_rate(10000000000ull, 0);
+	len = build_frame(in, &fos[0], m.b, m.len);
+	run(in, len, res);
+	assert_int_equal(res->verdict, XDP_TX);
+	run(in, len, res);
+	assert_counted(res, PH_DROP_RATE_LIMITED, len);
+	len = build_frame(in, &fos[1], m.b, m.len);
+	run(in, len, res);
+	assert_int_equal(res->verdict, XDP_TX);
+	set_rate(0, 0);
+	free(res);
+}
+
 static int add_listener(int fd, uint8_t family, const char *addr, uint16_t port)
 {
 	return add_listener_val(fd, family, addr, port, 0, NULL, 0);
@@ -1736,6 +1815,7 @@ int main(void)
 		cmocka_unit_test(test_ka_moved),
 		cmocka_unit_test(test_ka_ring_full),
 		cmocka_unit_test(test_ka_malformed),
+		cmocka_unit_test(test_rate_limit),
 	};
 	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests = calloc(ncases + nfixed, sizeof(*tests));

@@ -543,7 +543,7 @@ static void test_keep_then_adopt(void **state)
 	struct ph_stat stats[PH_REASON_MAX];
 	struct ph_listen_key keys[4];
 	struct sockaddr_storage a = sa("198.18.0.9", 3478);
-	__u32 stats_id, listeners_id, map_ids[8];
+	__u32 stats_id, listeners_id, map_ids[16];
 	struct bpf_prog_info pi;
 	__u32 len = sizeof(pi);
 	bool seen_stats = false;
@@ -589,12 +589,12 @@ static void test_keep_then_adopt(void **state)
 	fd = bpf_prog_get_fd_by_id(li2.prog_id);
 	assert_true(fd >= 0);
 	memset(&pi, 0, sizeof(pi));
-	pi.nr_map_ids = 8;
+	pi.nr_map_ids = 16;
 	pi.map_ids = (__u64)(unsigned long)map_ids;
 	assert_int_equal(bpf_obj_get_info_by_fd(fd, &pi, &len), 0);
 	close(fd);
 	/* The new program counts into the pinned stats map, not a fresh one. */
-	for (__u32 i = 0; i < pi.nr_map_ids && i < 8; i++)
+	for (__u32 i = 0; i < pi.nr_map_ids && i < 16; i++)
 		seen_stats |= map_ids[i] == stats_id;
 	assert_true(seen_stats);
 	assert_int_equal(xdp_path_read_stats(f->p, stats), 0);

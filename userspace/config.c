@@ -257,6 +257,16 @@ static int set_login_rate(struct config *c, const char *v, enum src src, char *e
 	return set_uint(&c->login_rate, "login-rate", v, 0, 1000000, err, n);
 }
 
+static int set_answer_rate(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_uint(&c->answer_rate, "answer-rate", v, 0, CONFIG_ANSWER_RATE_MAX, err, n);
+}
+
+static int set_answer_burst(struct config *c, const char *v, enum src src, char *err, size_t n)
+{
+	return set_uint(&c->answer_burst, "answer-burst", v, 1, CONFIG_ANSWER_RATE_MAX, err, n);
+}
+
 static int set_nonce_lifetime(struct config *c, const char *v, enum src src, char *err, size_t n)
 {
 	return set_uint(&c->nonce_lifetime_s, "nonce-lifetime", v, 1, CONFIG_NONCE_LIFETIME_S_MAX,
@@ -345,6 +355,16 @@ static const struct opt opts[] = {
 	 "LOGIN requests per source IP per second, burst\n"
 	 "N; more get 429 (default 10, 0 = unlimited)",
 	 set_login_rate, false},
+	{"answer-rate", OPT_VALUE, "N",
+	 "with --xdp: answers to unauthenticated requests\n"
+	 "(STUN Binding, unknown sessions) per source IP\n"
+	 "per second; more are dropped in the kernel\n"
+	 "(default 100, 0 = unlimited)",
+	 set_answer_rate, false},
+	{"answer-burst", OPT_VALUE, "N",
+	 "how many of those answers may come at once\n"
+	 "(default twice --answer-rate)",
+	 set_answer_burst, false},
 	{"nonce-lifetime", OPT_VALUE, "SECONDS",
 	 "how long a login NONCE stays valid before the\n"
 	 "server answers 438 (default 60, max 3600)",
@@ -393,6 +413,7 @@ void config_init(struct config *c)
 	c->nonce_lifetime_s = CONFIG_NONCE_LIFETIME_S_DEFAULT;
 	c->keepalive_s = CONFIG_KEEPALIVE_S_DEFAULT;
 	c->login_rate = CONFIG_LOGIN_RATE_DEFAULT;
+	c->answer_rate = CONFIG_ANSWER_RATE_DEFAULT;
 	c->max_sessions = CONFIG_MAX_SESSIONS_DEFAULT;
 }
 

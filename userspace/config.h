@@ -33,6 +33,8 @@
 #define CONFIG_KEEPALIVE_S_DEFAULT	20
 #define CONFIG_KEEPALIVE_S_MAX		600
 #define CONFIG_LOGIN_RATE_DEFAULT	10
+#define CONFIG_ANSWER_RATE_DEFAULT	100
+#define CONFIG_ANSWER_RATE_MAX		10000000
 #define CONFIG_MAX_SESSIONS_DEFAULT	16384
 
 struct config {
@@ -58,6 +60,8 @@ struct config {
 	unsigned int nonce_lifetime_s;
 	unsigned int keepalive_s;
 	unsigned int login_rate;	/* per source per second; 0 = unlimited */
+	unsigned int answer_rate;	/* XDP: unauthenticated answers per source IP per second */
+	unsigned int answer_burst;	/* 0 = 2 * answer_rate */
 	unsigned int max_sessions;
 	struct sockaddr_storage metrics; /* Prometheus over HTTP; AF_UNSPEC = off */
 	bool help;

@@ -465,6 +465,26 @@ static int size_sessions(struct xdp_path *p, uint32_t max)
 	return 0;
 }
 
+/* The per-source answer budget, before the program sees a packet (pinhole_kern_user.h). */
+static int set_rate(struct xdp_path *p, uint32_t rate, uint32_t burst)
+{
+	struct ph_rate_cfg cfg = {0};
+	__u32 zero = 0;
+
+	if (rate) {
+		if (!burst)
+			burst = 2 * rate;
+		cfg.interval_ns = 1000000000ull / rate;
+		cfg.burst_ns = (uint64_t)(burst - 1) * cfg.interval_ns;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.rate_cfg), &zero, &cfg, BPF_ANY))
+		return -errno;
+	if (rate)
+		pr_info("xdp: unauthenticated answers limited to %u per second per source, burst %u",
+			rate, burst);
+	return 0;
+}
+
 /* Undo the pins a failed open created, keeping the ones it found (counters). */
 static void unpin_new_maps(struct bpf_object *obj, __u64 existed)
 {
@@ -574,6 +594,9 @@ struct xdp_path *xdp_path_open(const struct xdp_path_opts *opts)
 		goto err_skel;
 	}
 
+	err = set_rate(p, opts->answer_rate, opts->answer_burst);
+	if (err)
+		goto err_maps;
 	err = adopting ? adopt(p, old_prog_id) : attach(p, opts->no_generic);
 	if (err)
 		goto err_maps;

@@ -23,6 +23,8 @@ struct xdp_path_opts {
 	const char *pin_dir;	/* NULL: PH_PIN_DIR_DEFAULT */
 	bool no_generic;	/* true: fail instead of falling back to generic mode */
 	uint32_t max_sessions;	/* slots of the sessions array (0: 1); a pinned one must match */
+	uint32_t answer_rate;	/* unauthenticated answers per source IP per second; 0: no limit */
+	uint32_t answer_burst;	/* of those at once (0: 2 * answer_rate) */
 };
 
 /*
