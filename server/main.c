@@ -17,6 +17,7 @@
  * (metrics.c); every worker publishes its counters to it from a loop timer.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -78,6 +79,8 @@ struct server {
 	struct metrics *metrics;	/* NULL: no --metrics */
 	struct sessmap kmap;		/* the kernel's session table (with --xdp and a store) */
 	bool has_kmap;
+	bool xdp_gone;			/* its interface disappeared: userspace serves alone */
+	uint64_t next_if_check_ms;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* a worker finished starting */
 };
@@ -121,6 +124,26 @@ static void on_dgram(struct loop *l, const struct loop_dgram *d, void *ctx)
 		w->outcomes[oc]++;
 }
 
+/*
+ * An interface that goes away takes its XDP attachment with it; the
+ * sockets on the other addresses keep working, so say so and carry on.
+ * The kernel's session table stays: keepalives reaching userspace refresh it.
+ */
+#define IF_CHECK_MS 1000
+
+static void check_interface(struct server *s)
+{
+	uint64_t now = srv_now_ms();
+
+	if (!s->xdp || s->xdp_gone || now < s->next_if_check_ms)
+		return;
+	s->next_if_check_ms = now + IF_CHECK_MS;
+	if (if_nametoindex(s->cfg.xdp_ifname) == (unsigned int)xdp_path_ifindex(s->xdp))
+		return;
+	s->xdp_gone = true;
+	pr_warn("xdp: interface %s is gone; serving from userspace", s->cfg.xdp_ifname);
+}
+
 static void on_move(const struct sessmap_move *mv, void *ctx)
 {
 	struct worker *w = ctx;
@@ -142,6 +165,9 @@ static void on_tick(struct loop *l, void *ctx)
 		s->kmap.ctx = w;
 		sessmap_drain(&s->kmap);
 	}
+	if (w->id == 0)
+		check_interface(s);
+	/* Without a store the core has nothing to time (and ignores the call). */
 	srv_tick(&s->core, &w->io, srv_now_ms());
 }
 
@@ -253,7 +279,7 @@ static int worker_init(struct worker *w)
 		return -EADDRNOTAVAIL;
 	}
 	/* One worker runs the timers; the core's lock covers the others' input. */
-	if (w->id == 0 && s->core.access) {
+	if (w->id == 0 && (s->core.access || s->xdp)) {
 		err = loop_add_timer(w->loop, TICK_MS, on_tick, w);
 		if (err) {
 			pr_err("cannot add the access timer: %s", strerror(-err));
@@ -366,7 +392,7 @@ static int xdp_start(struct server *s)
 		pr_err("xdp: cannot set listeners: %s", strerror(-err));
 		return err;
 	}
-	if (!c->db_path[0])
+	if (!s->store)
 		return 0;
 	/* on_move's context is worker 0, set when its tick drains the ring. */
 	err = sessmap_init(&s->kmap, xdp_path_sessions_fd(s->xdp), xdp_path_events_fd(s->xdp),

@@ -813,6 +813,11 @@ bool xdp_path_adopted(const struct xdp_path *p)
 	return p->adopted;
 }
 
+int xdp_path_ifindex(const struct xdp_path *p)
+{
+	return p->ifindex;
+}
+
 int xdp_path_sessions_fd(const struct xdp_path *p)
 {
 	return bpf_map__fd(p->skel->maps.sessions);

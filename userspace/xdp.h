@@ -95,6 +95,9 @@ int xdp_path_events_fd(const struct xdp_path *p);
  */
 bool xdp_path_sessions_kept(const struct xdp_path *p);
 
+/* The interface the program is attached to, as its index when opened. */
+int xdp_path_ifindex(const struct xdp_path *p);
+
 /* How the program is attached, as the kernel reports it: "native" or "generic". */
 const char *xdp_path_mode(const struct xdp_path *p);
 
