@@ -91,6 +91,8 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ph_session);
 	__uint(max_entries, 1);
+	/* Userspace sweeps it through a read-only mapping (sessmap.h says why). */
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sessions SEC(".maps");
 

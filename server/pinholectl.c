@@ -145,9 +145,12 @@ static const struct cmd_help helps[] = {
 	  "pinned in DIR (default " PH_PIN_DIR_DEFAULT ") while pinhole-server runs with\n"
 	  "--xdp (or after it stopped with --keep); loads and attaches nothing.  Adds the\n"
 	  "number of sessions online from the store given with --db, or from the default\n"
-	  "store if it exists.  Needs root (or CAP_BPF).\n"
+	  "store if it exists, and the kernel's session table: live sessions, slots, and\n"
+	  "the kernel memory of the maps pinned in DIR.  Needs root (or CAP_BPF).\n"
 	  "--json: {\"xdp\":{\"tx_binding\":{\"packets\":N,\"bytes\":N},...every reason...},\n"
-	  "        \"sessions_online\":N}   (sessions_online is null without a store)\n" },
+	  "        \"sessions_online\":N,   (null without a store)\n"
+	  "        \"kernel_sessions\":{\"slots\":N,\"live\":N,\"map_bytes\":N}}\n"
+	  "        (null without a pinned sessions array)\n" },
 	{ "realm", "realm [--json]",
 	  "Print the realm the keys are derived in (fixed at creation).\n"
 	  "--json: {\"realm\":\"pinhole\"}\n" },
@@ -1088,8 +1091,6 @@ static uint64_t map_memlock(int fd)
 static int ksess_read(const char *pin_dir, struct ksess_stats *k)
 {
 	static const char *const pinned[] = {"stats", "listeners", "sessions", "session_events"};
-	uint32_t keys[4096], n, first = 0;
-	struct ph_session vals[4096];
 	char path[PATH_MAX];
 	struct sessmap m;
 	int fd, err;
@@ -1114,16 +1115,11 @@ static int ksess_read(const char *pin_dir, struct ksess_stats *k)
 	}
 	k->present = true;
 	k->slots = m.slots;
-	do {
-		n = sizeof(keys) / sizeof(keys[0]);
-		err = sessmap_read(&m, first, keys, vals, &n);
-		for (uint32_t i = 0; !err && i < n; i++)
-			k->live += vals[i].id != 0;
-		first += n;
-	} while (!err && n && first < m.slots);
+	for (uint32_t slot = 0; slot < m.slots; slot++)
+		k->live += sessmap_slot(&m, slot)->id != 0;
 	sessmap_fini(&m);
 	close(fd);
-	return err;
+	return 0;
 }
 
 static int count_session(const struct store_session *ss, void *ctx)

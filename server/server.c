@@ -32,7 +32,7 @@
 #define SWEEP_PER_TIMEOUT 8
 #define SWEEP_MIN_MS 250
 #define SWEEP_MAX_MS 10000
-/* Slots per tick: a few milliseconds under the lock, so logins never wait long. */
+/* Live sessions per tick: a few milliseconds under the lock, so logins never wait long. */
 #define SWEEP_CHUNK 32768
 /* Hex of the pair secret in the store's meta table. */
 #define PAIR_SECRET_KEY "pair_secret"
@@ -203,26 +203,20 @@ static int restore_cb(const struct store_session *row, void *arg)
 static void restore_sessions(struct srv *s)
 {
 	struct restore_ctx c = {.s = s, .now_s = sessmap_now_s(), .now_ms = srv_now_ms()};
-	uint32_t first = 0, n, i, cleared = 0;
+	uint32_t i, cleared = 0;
 	int err;
 
 	err = store_session_list(s->o.store, NULL, restore_cb, &c);
 	if (err)
 		pr_warn("store: cannot list the sessions of the earlier run: %s", strerror(-err));
 	/* Rows not taken back, and slots no row explains, go. */
-	for (uint32_t k = 0; k < s->sessions.cap; k += n) {
-		n = SWEEP_CHUNK;
-		if (sessmap_read(s->o.kmap, first, s->sweep_keys, s->sweep_vals, &n) || !n)
-			break;
-		for (i = 0; i < n; i++) {
-			uint32_t id = s->sweep_vals[i].id;
+	for (uint32_t slot = 0; slot < s->o.kmap->slots; slot++) {
+		uint32_t id = sessmap_slot(s->o.kmap, slot)->id;
 
-			if (id && !sessions_find(&s->sessions, id)) {
-				sessmap_del(s->o.kmap, id);
-				cleared++;
-			}
+		if (id && !sessions_find(&s->sessions, id)) {
+			sessmap_del(s->o.kmap, id);
+			cleared++;
 		}
-		first = s->sweep_keys[n - 1] + 1;
 	}
 	for (i = 0; i < c.n_gone; i++)
 		store_session_del(s->o.store, c.gone[i]);
@@ -276,16 +270,9 @@ int srv_init(struct srv *s, const struct srv_opts *o)
 		s->sweep_period_ms = SWEEP_MIN_MS;
 	if (s->sweep_period_ms > SWEEP_MAX_MS)
 		s->sweep_period_ms = SWEEP_MAX_MS;
-	if (o->kmap) {
-		err = -EINVAL;
-		if (o->kmap->slots != o->max_sessions)
-			goto err;
-		err = -ENOMEM;
-		s->sweep_keys = calloc(SWEEP_CHUNK, sizeof(*s->sweep_keys));
-		s->sweep_vals = calloc(SWEEP_CHUNK, sizeof(*s->sweep_vals));
-		if (!s->sweep_keys || !s->sweep_vals)
-			goto err;
-	}
+	err = -EINVAL;
+	if (o->kmap && o->kmap->slots != o->max_sessions)
+		goto err;
 	err = pair_secret_load(s);
 	if (err)
 		goto err;
@@ -317,12 +304,8 @@ void srv_fini(struct srv *s)
 	explicit_bzero(s->pair_secret, sizeof(s->pair_secret));
 	free(s->contacts);
 	free(s->names);
-	free(s->sweep_keys);
-	free(s->sweep_vals);
 	s->contacts = NULL;
 	s->names = NULL;
-	s->sweep_keys = NULL;
-	s->sweep_vals = NULL;
 	s->access = false;
 	pthread_mutex_destroy(&s->lock);
 }
@@ -1251,55 +1234,38 @@ out:
  * ----------------------------------------------------------------------------------------- */
 
 /*
- * The next chunk of the sweep: SWEEP_CHUNK slots, with the kernel's
- * last_seen read in one batch when it answers keepalives.  A pass starts
- * every sweep_period_ms and covers the table in chunks, one per tick, so
- * ten million sessions never hold the lock for long.
+ * The next chunk of the sweep: up to SWEEP_CHUNK live sessions from the
+ * cursor on, found through the table's live bits, each with the kernel's
+ * last_seen read from the mapped array when the kernel answers keepalives.
+ * A pass starts every sweep_period_ms and covers the table in chunks, one
+ * per tick, so ten million sessions never hold the lock for long.
  */
 static void sweep_chunk(struct srv *s, uint64_t now_ms)
 {
-	uint32_t first = s->sweep_next, n = SWEEP_CHUNK, i, now_s = 0;
+	uint32_t slot = s->sweep_next, seen = 0, now_s = s->o.kmap ? sessmap_now_s() : 0;
 	uint64_t t0 = metrics_now_ns();
-	bool done;
-	int err;
 
-	if (!first) {
+	if (!slot) {
 		s->next_sweep_ms = now_ms + s->sweep_period_ms;
 		s->sweep_busy_ns = 0;
 	}
-	if (n > s->sessions.cap - first)
-		n = s->sessions.cap - first;
-	if (s->o.kmap) {
-		now_s = sessmap_now_s();
-		err = sessmap_read(s->o.kmap, first, s->sweep_keys, s->sweep_vals, &n);
-		if (err) {
-			/* Without the kernel's times nobody is timed out: better than everybody. */
-			s->st.kernel_errors++;
-			pr_warn("kernel session table: cannot read slots from %u: %s", first,
-				strerror(-err));
-			s->sweep_next = 0;
-			return;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		uint32_t slot = s->o.kmap ? s->sweep_keys[i] : first + i;
+	for (; seen < SWEEP_CHUNK; slot++, seen++) {
 		struct session *a;
 
+		slot = sessions_next_live(&s->sessions, slot);
 		if (slot >= s->sessions.cap)
 			break;
 		a = &s->sessions.v[slot];
-		if (!a->id)
-			continue;
-		if (s->o.kmap && s->sweep_vals[i].id == a->id) {
-			uint32_t age_s = now_s > s->sweep_vals[i].last_seen
-					     ? now_s - s->sweep_vals[i].last_seen
-					     : 0;
-			uint64_t seen_ms = now_ms > (uint64_t)age_s * 1000
-					       ? now_ms - (uint64_t)age_s * 1000
-					       : 0;
+		if (s->o.kmap) {
+			const volatile struct ph_session *k = sessmap_slot(s->o.kmap, slot);
+			uint32_t last_seen = k->last_seen;
 
-			if (seen_ms > a->last_ms)
-				a->last_ms = seen_ms;
+			if (k->id == a->id) {
+				uint64_t age_ms = now_s > last_seen ? (uint64_t)(now_s - last_seen) * 1000 : 0;
+
+				if (now_ms > age_ms && now_ms - age_ms > a->last_ms)
+					a->last_ms = now_ms - age_ms;
+			}
 		}
 		/*
 		 * A login still waiting for punch acks is answered within
@@ -1312,13 +1278,14 @@ static void sweep_chunk(struct srv *s, uint64_t now_ms)
 		end_session(s, a, "timeout", now_ms);
 	}
 	s->sweep_busy_ns += metrics_now_ns() - t0;
-	done = first + n >= s->sessions.cap || !n;
-	s->sweep_next = done ? 0 : first + n;
-	if (done) {
-		s->st.sweep_passes++;
-		s->st.sweep_last_ns = s->sweep_busy_ns;
-		s->st.sweep_last_slots = s->sessions.cap;
+	if (slot < s->sessions.cap) {
+		s->sweep_next = slot;
+		return;
 	}
+	s->sweep_next = 0;
+	s->st.sweep_passes++;
+	s->st.sweep_last_ns = s->sweep_busy_ns;
+	s->st.sweep_last_slots = s->sessions.cap;
 }
 
 void srv_tick(struct srv *s, const struct srv_io *io, uint64_t now_ms)

@@ -151,8 +151,6 @@ struct srv {
 	uint32_t sweep_period_ms;
 	uint32_t sweep_next;	    /* next slot; 0: no pass under way */
 	uint64_t sweep_busy_ns;	    /* this pass so far */
-	uint32_t *sweep_keys;	    /* batch read scratch (kernel table only) */
-	struct ph_session *sweep_vals;
 	/* scratch for profiles (grows; only while a FETCH or login is handled) */
 	struct access_contact *contacts;
 	size_t n_contacts, cap_contacts;

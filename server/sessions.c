@@ -34,8 +34,9 @@ int sessions_init(struct sessions *t, uint32_t cap)
 	while (buckets < cap)
 		buckets <<= 1;
 	t->v = calloc(cap, sizeof(*t->v));
+	t->live = calloc((cap + 63) / 64, sizeof(*t->live));
 	t->by_name = calloc(buckets, sizeof(*t->by_name));
-	if (!t->v || !t->by_name) {
+	if (!t->v || !t->live || !t->by_name) {
 		sessions_fini(t);
 		return -ENOMEM;
 	}
@@ -49,6 +50,7 @@ void sessions_fini(struct sessions *t)
 	if (t->v)
 		explicit_bzero(t->v, (size_t)t->cap * sizeof(*t->v));
 	free(t->v);
+	free(t->live);
 	free(t->by_name);
 	memset(t, 0, sizeof(*t));
 }
@@ -96,6 +98,7 @@ static struct session *claim(struct sessions *t, uint32_t slot, uint32_t id, con
 	b = name_hash(user) & t->mask;
 	s->next_name = t->by_name[b];
 	t->by_name[b] = slot + 1;
+	t->live[slot / 64] |= 1ull << (slot % 64);
 	t->n++;
 	t->free_hint = (slot + 1) % t->cap;
 	return s;
@@ -173,6 +176,7 @@ void sessions_del(struct sessions *t, struct session *s)
 	slot = (uint32_t)(s - t->v);
 	unlink_name(t, &t->by_name[name_hash(s->user) & t->mask], slot);
 	explicit_bzero(s, sizeof(*s));
+	t->live[slot / 64] &= ~(1ull << (slot % 64));
 	t->n--;
 }
 
@@ -185,4 +189,21 @@ struct session *sessions_next(const struct sessions *t, uint32_t *i)
 			return s;
 	}
 	return NULL;
+}
+
+uint32_t sessions_next_live(const struct sessions *t, uint32_t from)
+{
+	uint32_t w = from / 64;
+	uint64_t bits;
+
+	if (from >= t->cap)
+		return t->cap;
+	bits = t->live[w] & (~0ull << (from % 64));
+	while (!bits) {
+		if (++w >= (t->cap + 63) / 64)
+			return t->cap;
+		bits = t->live[w];
+	}
+	from = w * 64 + (uint32_t)__builtin_ctzll(bits);
+	return from < t->cap ? from : t->cap;
 }

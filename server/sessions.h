@@ -47,6 +47,7 @@ struct session {
 struct sessions {
 	struct session *v;
 	uint32_t cap, n;
+	uint64_t *live;	   /* a bit per slot: sweeps skip the empty ones without touching them */
 	uint32_t *by_name; /* bucket heads (index + 1; 0 = empty) */
 	uint32_t mask;
 	uint32_t free_hint;
@@ -85,5 +86,11 @@ void sessions_del(struct sessions *t, struct session *s);
 
 /* Iterate: start with *i = 0; returns the next live session or NULL at the end. */
 struct session *sessions_next(const struct sessions *t, uint32_t *i);
+
+/*
+ * The first live slot at or after @from, or t->cap if none.  Reads one bit
+ * per slot, so a sparse table costs its size in bits, not in sessions.
+ */
+uint32_t sessions_next_live(const struct sessions *t, uint32_t from);
 
 #endif

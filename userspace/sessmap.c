@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -108,8 +110,15 @@ int sessmap_init(struct sessmap *m, int map_fd, int events_fd, sessmap_move_fn f
 		return -errno;
 	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
 	    info.value_size != sizeof(struct ph_session) || !info.max_entries ||
-	    info.max_entries > PH_SESSIONS_MAX)
+	    info.max_entries > PH_SESSIONS_MAX || !(info.map_flags & BPF_F_MMAPABLE))
 		return -EINVAL;
+	m->view_len = (size_t)info.max_entries * sizeof(struct ph_session);
+	m->view = mmap(NULL, m->view_len, PROT_READ, MAP_SHARED, map_fd, 0);
+	if (m->view == MAP_FAILED) {
+		err = -errno;
+		m->view = NULL;
+		return err;
+	}
 	m->fd = map_fd;
 	m->slots = info.max_entries;
 	m->on_move = fn;
@@ -118,7 +127,7 @@ int sessmap_init(struct sessmap *m, int map_fd, int events_fd, sessmap_move_fn f
 		m->rb = ring_buffer__new(events_fd, on_event, m, NULL);
 		if (!m->rb) {
 			err = -errno;
-			m->fd = -1;
+			sessmap_fini(m);
 			return err;
 		}
 	}
@@ -129,6 +138,9 @@ void sessmap_fini(struct sessmap *m)
 {
 	ring_buffer__free(m->rb);
 	m->rb = NULL;
+	if (m->view)
+		munmap((void *)m->view, m->view_len);
+	m->view = NULL;
 	m->fd = -1;
 }
 
@@ -168,8 +180,7 @@ int sessmap_get(struct sessmap *m, uint32_t id, struct ph_session *out)
 
 	if (!id || slot >= m->slots)
 		return -EINVAL;
-	if (bpf_map_lookup_elem(m->fd, &slot, out))
-		return -errno;
+	memcpy(out, (const void *)sessmap_slot(m, slot), sizeof(*out));
 	return out->id == id ? 0 : -ENOENT;
 }
 
@@ -190,36 +201,6 @@ int sessmap_touch(struct sessmap *m, uint32_t id, const struct sockaddr *observe
 	 * both write the same session's newest address and a current time.
 	 */
 	return bpf_map_update_elem(m->fd, &slot, &v, BPF_EXIST) ? -errno : 0;
-}
-
-int sessmap_read(struct sessmap *m, uint32_t first, uint32_t *keys, struct ph_session *out,
-		 uint32_t *n)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	/* A batch resumes after the key it is given: the slot before @first. */
-	uint32_t want = *n, got = 0, in = first - 1, next = 0, count;
-	int err;
-
-	*n = 0;
-	if (first >= m->slots)
-		return 0;
-	if (want > m->slots - first)
-		want = m->slots - first;
-	while (got < want) {
-		count = want - got;
-		err = bpf_map_lookup_batch(m->fd, got || first ? &in : NULL, &next, keys + got,
-					   out + got, &count, &opts);
-		err = err ? -errno : 0;
-		got += count;
-		/* -ENOENT: the array ended inside this batch; what it read is valid. */
-		if (err == -ENOENT)
-			break;
-		if (err)
-			return err;
-		in = next;
-	}
-	*n = got;
-	return 0;
 }
 
 int sessmap_drain(struct sessmap *m)

@@ -4,9 +4,11 @@
  * struct ph_session per slot, a session id's low bits naming its slot) and
  * its "session_events" ring of NAT rebindings.  Userspace writes a slot when
  * a login is answered and clears it when the session ends; the kernel
- * refreshes last_seen and follows address changes.  Reading goes in batches
- * (BPF_MAP_LOOKUP_BATCH), so sweeping ten million slots costs a few hundred
- * system calls, not ten million.
+ * refreshes last_seen and follows address changes.  Reading goes through a
+ * read-only mapping of the array (BPF_F_MMAPABLE): one pass over ten
+ * million slots measured 24 ms here, where BPF_MAP_LOOKUP_BATCH took 5.8 s
+ * (570 ns a slot, nearly all of it per-element copying in the kernel).
+ * Writes go through the map update call.
  *
  * Times are CLOCK_MONOTONIC seconds, the clock bpf_ktime_get_coarse_ns()
  * reads in the program.
@@ -34,6 +36,8 @@ typedef void (*sessmap_move_fn)(const struct sessmap_move *mv, void *ctx);
 struct sessmap {
 	int fd;			/* the "sessions" array */
 	uint32_t slots;		/* its max_entries */
+	const volatile struct ph_session *view; /* the array, mapped read-only */
+	size_t view_len;
 	struct ring_buffer *rb; /* NULL: no events ring */
 	sessmap_move_fn on_move;
 	void *ctx;
@@ -42,9 +46,10 @@ struct sessmap {
 };
 
 /*
- * Use the sessions array @map_fd (checked: an array of struct ph_session)
- * and, if @events_fd >= 0, the events ring, delivering moves to @fn.  The
- * fds stay the caller's.  0, -EINVAL (not the map it should be), -errno.
+ * Use the sessions array @map_fd (checked: an mmapable array of struct
+ * ph_session), mapping it read-only, and, if @events_fd >= 0, the events
+ * ring, delivering moves to @fn.  The fds stay the caller's.  0, -EINVAL
+ * (not the map it should be), -errno (mmap, ring).
  */
 int sessmap_init(struct sessmap *m, int map_fd, int events_fd, sessmap_move_fn fn, void *ctx);
 
@@ -77,12 +82,15 @@ int sessmap_touch(struct sessmap *m, uint32_t id, const struct sockaddr *observe
 int sessmap_get(struct sessmap *m, uint32_t id, struct ph_session *out);
 
 /*
- * Read up to *n slots from @first on into @out (with their indexes in
- * @keys) in batches.  *n is set to the count read (fewer at the end of the
- * array).  0 or -errno.
+ * Slot @slot (< m->slots) as the kernel has it now, read from the mapping.
+ * Fields may change while read (the kernel writes last_seen and the
+ * address in place); id and last_seen are each read whole.
  */
-int sessmap_read(struct sessmap *m, uint32_t first, uint32_t *keys, struct ph_session *out,
-		 uint32_t *n);
+static inline const volatile struct ph_session *sessmap_slot(const struct sessmap *m,
+								uint32_t slot)
+{
+	return &m->view[slot];
+}
 
 /* Deliver every pending move event to the callback.  Returns the count or -errno. */
 int sessmap_drain(struct sessmap *m);
