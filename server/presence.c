@@ -84,8 +84,8 @@ void presence_entry(struct srv *s, const struct session *viewer, const char *nam
 	c->state = PH_CONTACT_ONLINE;
 	c->mapping = b->mapping;
 	c->filtering = b->filtering;
-	c->reflexive = b->observed;
-	c->local = b->local;
+	session_addr_get(&b->observed, &c->reflexive);
+	session_addr_get(&b->local, &c->local);
 	if (access_pair_key(s->pair_secret, sizeof(s->pair_secret), viewer->id, viewer->token,
 			    b->id, b->token, c->pair_key))
 		s->st.errors++;

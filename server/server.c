@@ -149,6 +149,7 @@ static int restore_cb(const struct store_session *row, void *arg)
 {
 	struct restore_ctx *c = arg;
 	struct srv *s = c->s;
+	struct sockaddr_storage ss;
 	struct ph_session v;
 	struct session *a;
 	uint32_t age_s;
@@ -166,11 +167,10 @@ static int restore_cb(const struct store_session *row, void *arg)
 	}
 	memcpy(a->token, row->token, PH_TOKEN_LEN);
 	memcpy(a->key, row->key, PH_PAIR_KEY_LEN);
-	sessmap_addr(&v, &a->observed);
-	a->claimed = row->claimed;
-	a->local.ss_family = AF_UNSPEC;
-	if (row->n_local)
-		a->local = row->local[0];
+	sessmap_addr(&v, &ss);
+	session_addr_set(&a->observed, (const struct sockaddr *)&ss);
+	session_addr_set(&a->claimed, (const struct sockaddr *)&row->claimed);
+	session_addr_set(&a->local, row->n_local ? (const struct sockaddr *)&row->local[0] : NULL);
 	a->mapping = row->mapping;
 	a->filtering = row->filtering;
 	/*
@@ -179,10 +179,10 @@ static int restore_cb(const struct store_session *row, void *arg)
 	 * sees) corrects it.  Only a wildcard listener can pick a source
 	 * address the endpoint's NAT does not expect.
 	 */
-	a->srv_addr.ss_family = AF_UNSPEC;
+	a->srv_addr.sa.sa_family = AF_UNSPEC;
 	a->sock = 0;
 	for (unsigned int i = 0; i < s->o.n_socks; i++)
-		if (s->o.socks[i].addr.ss_family == a->observed.ss_family) {
+		if (s->o.socks[i].addr.ss_family == a->observed.sa.sa_family) {
 			a->sock = i;
 			break;
 		}
@@ -349,11 +349,11 @@ uint32_t srv_sessions(struct srv *s)
 /* --- sending ---------------------------------------------------------------- */
 
 static const struct sockaddr *from_addr(const struct srv *s, unsigned int sock,
-					const struct sockaddr_storage *local)
+					const union session_addr *local)
 {
 	/* A socket bound to one address answers from it; a wildcard one needs pktinfo. */
-	if (sock < s->o.n_socks && s->o.socks[sock].wildcard && local->ss_family != AF_UNSPEC)
-		return (const struct sockaddr *)local;
+	if (sock < s->o.n_socks && s->o.socks[sock].wildcard && local->sa.sa_family != AF_UNSPEC)
+		return &local->sa;
 	return NULL;
 }
 
@@ -606,7 +606,7 @@ static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dg
 		     const struct stun_msg *m, const struct store_user *u, const char *nonce,
 		     size_t nonce_len, uint64_t now_ms)
 {
-	struct sockaddr_storage locals[STORE_SESSION_MAX_LOCAL];
+	struct sockaddr_storage locals[STORE_SESSION_MAX_LOCAL], claimed;
 	struct store_session rec;
 	struct punch_ctx p = {.s = s, .now_ms = now_ms};
 	struct session *a, *old;
@@ -648,23 +648,22 @@ static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dg
 	}
 	/* Cannot fail: replay_full() said the oldest entry has expired. */
 	replay_add(&s->replay, m->tid, d->src, a->id, now_ms, now_ms + s->auth.nonce.lifetime_ms);
-	memcpy(&a->observed, d->src, addr_len(d->src));
-	a->claimed.ss_family = AF_UNSPEC;
-	access_get_claimed_address(m, &a->claimed);
+	session_addr_set(&a->observed, d->src);
+	claimed.ss_family = AF_UNSPEC;
+	access_get_claimed_address(m, &claimed);
+	session_addr_set(&a->claimed, (const struct sockaddr *)&claimed);
 	access_get_local_addresses(m, locals, STORE_SESSION_MAX_LOCAL, &n_local);
 	if (n_local > STORE_SESSION_MAX_LOCAL)
 		n_local = STORE_SESSION_MAX_LOCAL;
-	a->local.ss_family = AF_UNSPEC;
-	if (n_local)
-		a->local = locals[0];
+	session_addr_set(&a->local, n_local ? (const struct sockaddr *)&locals[0] : NULL);
 	access_get_nat(m, &map, &filt);
 	a->mapping = map;
 	a->filtering = filt;
 	a->sock = d->sock;
 	if (d->dst)
-		memcpy(&a->srv_addr, d->dst, addr_len(d->dst));
+		session_addr_set(&a->srv_addr, d->dst);
 	else if (d->sock < s->o.n_socks)
-		a->srv_addr = s->o.socks[d->sock].addr;
+		session_addr_set(&a->srv_addr, (const struct sockaddr *)&s->o.socks[d->sock].addr);
 	a->since_ms = now_ms;
 	a->last_ms = now_ms;
 	memcpy(a->login_tid, m->tid, STUN_TID_LEN);
@@ -680,8 +679,8 @@ static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dg
 	memset(&rec, 0, sizeof(rec));
 	rec.id = a->id;
 	strcpy(rec.user, a->user);
-	rec.observed = a->observed;
-	rec.claimed = a->claimed;
+	session_addr_get(&a->observed, &rec.observed);
+	session_addr_get(&a->claimed, &rec.claimed);
 	memcpy(rec.local, locals, n_local * sizeof(locals[0]));
 	rec.n_local = (unsigned int)n_local;
 	rec.mapping = map;
@@ -707,7 +706,7 @@ static void login_ok(struct srv *s, const struct srv_io *io, const struct srv_dg
 	    fmt((const struct sockaddr *)&a->observed, o_text, sizeof(o_text)),
 	    fmt((const struct sockaddr *)&a->claimed, c_text, sizeof(c_text)),
 	    nat_mapping_name(map), nat_filtering_name(filt), a->id,
-	    a->claimed.ss_family == AF_UNSPEC ? "unknown"
+	    a->claimed.sa.sa_family == AF_UNSPEC ? "unknown"
 	    : addr_cmp((const struct sockaddr *)&a->claimed, (const struct sockaddr *)&a->observed)
 		? "yes"
 		: "no");
@@ -972,22 +971,21 @@ static void on_ack(struct srv *s, const struct srv_io *io, const struct srv_dgra
 
 /* Put @sa, as the address family socket @sock sends to, into @out (IPv4 on [::] is mapped). */
 static void fit_family(const struct srv *s, unsigned int sock, const struct sockaddr *sa,
-		       struct sockaddr_storage *out)
+		       union session_addr *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (sa->sa_family == AF_INET && sock < s->o.n_socks &&
 	    s->o.socks[sock].addr.ss_family == AF_INET6) {
-		struct sockaddr_in6 *m = (struct sockaddr_in6 *)out;
 		const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
 
-		m->sin6_family = AF_INET6;
-		m->sin6_port = v4->sin_port;
-		m->sin6_addr.s6_addr[10] = 0xff;
-		m->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&m->sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_port = v4->sin_port;
+		out->in6.sin6_addr.s6_addr[10] = 0xff;
+		out->in6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&out->in6.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
 		return;
 	}
-	memcpy(out, sa, addr_len(sa));
+	session_addr_set(out, sa);
 }
 
 /*
@@ -1075,7 +1073,7 @@ void srv_session_moved(struct srv *s, const struct srv_io *io, const struct sess
 {
 	const struct sockaddr *to = (const struct sockaddr *)&mv->addr;
 	const struct sockaddr *local = (const struct sockaddr *)&mv->local;
-	struct sockaddr_storage cur;
+	union session_addr cur;
 	struct session *a;
 
 	if (!s->access)

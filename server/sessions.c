@@ -207,3 +207,25 @@ uint32_t sessions_next_live(const struct sessions *t, uint32_t from)
 	from = w * 64 + (uint32_t)__builtin_ctzll(bits);
 	return from < t->cap ? from : t->cap;
 }
+
+void session_addr_set(union session_addr *out, const struct sockaddr *sa)
+{
+	memset(out, 0, sizeof(*out));
+	if (sa && sa->sa_family == AF_INET)
+		out->in = *(const struct sockaddr_in *)sa;
+	else if (sa && sa->sa_family == AF_INET6)
+		out->in6 = *(const struct sockaddr_in6 *)sa;
+	else
+		out->sa.sa_family = AF_UNSPEC;
+}
+
+void session_addr_get(const union session_addr *a, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (a->sa.sa_family == AF_INET)
+		memcpy(out, &a->in, sizeof(a->in));
+	else if (a->sa.sa_family == AF_INET6)
+		memcpy(out, &a->in6, sizeof(a->in6));
+	else
+		out->ss_family = AF_UNSPEC;
+}

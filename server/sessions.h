@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "access_proto.h"
@@ -22,19 +23,30 @@
 /* The LOGIN answer kept for a retransmitted request: header plus six attributes. */
 #define SESSION_ANSWER_MAX 192
 
+/*
+ * A session's addresses: IPv4 or IPv6 in the room of the larger, 28 bytes
+ * rather than sockaddr_storage's 128 (four of them per session, ten
+ * million sessions).  AF_UNSPEC in sa.sa_family: none.
+ */
+union session_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
 struct session {
 	uint32_t id;		      /* 0: free slot */
 	bool announced;		      /* LOGIN answered: contacts may be told about it */
 	uint8_t token[PH_TOKEN_LEN];  /* travels in clear (keepalives) */
 	uint8_t key[PH_PAIR_KEY_LEN]; /* session key: never on the wire */
 	char user[PH_NAME_MAX + 1];
-	struct sockaddr_storage observed; /* source of its authenticated traffic */
-	struct sockaddr_storage claimed;  /* what it says its reflexive address is */
-	struct sockaddr_storage local;	  /* first local address it reported */
+	union session_addr observed;	  /* source of its authenticated traffic */
+	union session_addr claimed;	  /* what it says its reflexive address is */
+	union session_addr local;	  /* first local address it reported */
 	uint8_t mapping;		  /* enum ph_nat_mapping */
 	uint8_t filtering;		  /* enum ph_nat_filtering */
 	unsigned int sock;		  /* server socket its traffic arrives on */
-	struct sockaddr_storage srv_addr; /* server address it talks to */
+	union session_addr srv_addr;	  /* server address it talks to */
 	uint64_t since_ms;		  /* login (server clock) */
 	uint64_t last_ms;		  /* last authenticated packet */
 	uint64_t announced_ms;		  /* when announced (0: not yet) */
@@ -92,5 +104,11 @@ struct session *sessions_next(const struct sessions *t, uint32_t *i);
  * per slot, so a sparse table costs its size in bits, not in sessions.
  */
 uint32_t sessions_next_live(const struct sessions *t, uint32_t from);
+
+/* Copy @sa (AF_INET, AF_INET6, or anything else as AF_UNSPEC) into @out. */
+void session_addr_set(union session_addr *out, const struct sockaddr *sa);
+
+/* @a as a sockaddr_storage (what the store and the codec take). */
+void session_addr_get(const union session_addr *a, struct sockaddr_storage *out);
 
 #endif

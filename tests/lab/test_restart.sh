@@ -63,7 +63,7 @@ session_ids() {
 }
 dump_logs() {
 	{
-		for f in "$LAB_TMP"/server-*.log "${ACC_EP_LOG[A]:-/dev/null}" "${ACC_EP_LOG[B]:-/dev/null}"; do
+		for f in "$LAB_TMP"/server-*.log "$LAB_TMP"/ep-*.log; do
 			echo "--- $f"
 			cat "$f"
 		done
@@ -129,14 +129,16 @@ check "bob did not log in again before he quit" \
 
 # --- 3. kill -9 -------------------------------------------------------------------------
 
-acc_ep_start B bob bob
-if acc_ep_wait B ' logged in session=' 15 && acc_ep_wait B ' online: alice verified at | session with alice established' 10; then
+# A new id, so a new log: waiting on the old one would see its old lines.
+acc_ep_start B2 bob bob
+if acc_ep_wait B2 ' logged in session=' 15 && acc_ep_wait B2 ' online: alice verified at | session with alice established' 10; then
 	ok "bob logs in again while alice stays"
 else
 	not_ok "bob logs in again while alice stays"
 	dump_logs
 fi
 IDS1=$(session_ids)
+check_eq "both sessions listed before the kill" 2 "$(echo "$IDS1" | grep -c .)"
 kill -KILL "$ACC_SRV_PID"
 wait "$ACC_SRV_PID" 2>/dev/null
 ka0=$(xdp_count tx_keepalive)
@@ -146,17 +148,19 @@ start_server third
 check "after kill -9 the new server restores both sessions" \
 	grep -q ' restored 2 session(s) from the kernel table; dropped 0' "$ACC_SRV_LOG"
 check_eq "the same sessions, same ids, after kill -9" "$IDS1" "$(session_ids)"
-n=$(nmatch "${ACC_EP_LOG[B]}" ' contact alice offline$')
+n=$(nmatch "${ACC_EP_LOG[B2]}" ' contact alice offline$')
 acc_ep_quit A >/dev/null
-if wait_until 5 _more "${ACC_EP_LOG[B]}" ' contact alice offline$' "$n"; then
+if wait_until 5 _more "${ACC_EP_LOG[B2]}" ' contact alice offline$' "$n"; then
 	ok "after kill -9: alice's LOGOUT is accepted and bob hears her go offline"
 else
 	not_ok "after kill -9: alice's LOGOUT is accepted and bob hears her go offline"
 	dump_logs
 fi
-acc_ep_quit B >/dev/null
+acc_ep_quit B2 >/dev/null
 check "no session was lost: no endpoint logged 'session lost'" \
-	bash -c "! grep -q 'session lost' '${ACC_EP_LOG[A]}' '${ACC_EP_LOG[B]}'"
+	bash -c "! grep -q 'session lost' '${ACC_EP_LOG[A]}' '${ACC_EP_LOG[B]}' '${ACC_EP_LOG[B2]}'"
+check_eq "bob logged in once more, not again after the kill" 1 \
+	"$(nmatch "${ACC_EP_LOG[B2]}" ' logged in session=')"
 
 lab_stop "$ACC_SRV_PID" TERM 10
 tap_summary
