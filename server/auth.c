@@ -237,6 +237,147 @@ int replay_add(struct replay *r, const uint8_t tid[STUN_TID_LEN], const struct s
 	return 0;
 }
 
+/* --- failed logins per account ----------------------------------------------- */
+
+static inline uint64_t rotl64(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = rotl64(v1, 13) ^ v0;                                                          \
+		v0 = rotl64(v0, 32);                                                               \
+		v2 += v3;                                                                          \
+		v3 = rotl64(v3, 16) ^ v2;                                                          \
+		v0 += v3;                                                                          \
+		v3 = rotl64(v3, 21) ^ v0;                                                          \
+		v2 += v1;                                                                          \
+		v1 = rotl64(v1, 17) ^ v2;                                                          \
+		v2 = rotl64(v2, 32);                                                               \
+	} while (0)
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein): names are chosen by the attacker, and with
+ * a plain hash they could pick ones that all land in one set and push an account
+ * they attack out of the table.  Words are read little-endian, as the paper says.
+ */
+static uint64_t siphash24(const uint64_t k[2], const uint8_t *p, size_t n)
+{
+	uint64_t v0 = k[0] ^ 0x736f6d6570736575ull, v1 = k[1] ^ 0x646f72616e646f6dull;
+	uint64_t v2 = k[0] ^ 0x6c7967656e657261ull, v3 = k[1] ^ 0x7465646279746573ull;
+	uint64_t m, last = (uint64_t)n << 56;
+	size_t i;
+
+	for (; n >= 8; n -= 8, p += 8) {
+		m = 0;
+		for (i = 0; i < 8; i++)
+			m |= (uint64_t)p[i] << (8 * i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < n; i++)
+		last |= (uint64_t)p[i] << (8 * i);
+	v3 ^= last;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= last;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+int auth_account_limit(struct auth *a, uint32_t burst, uint32_t refill_ms)
+{
+	if (burst && (!refill_ms || (uint64_t)burst * refill_ms > UINT32_MAX))
+		return -EINVAL;
+	a->acct_burst = burst;
+	a->acct_refill_ms = refill_ms;
+	memset(a->acct, 0, sizeof(a->acct));
+	return 0;
+}
+
+/* Refill both budgets of @slot up to @now_ms. */
+static void acct_refill(const struct auth *a, struct auth_acct_slot *slot, uint64_t now_ms)
+{
+	uint64_t cap = (uint64_t)a->acct_burst * a->acct_refill_ms, dt;
+
+	/* Budgets are kept in milliseconds of refill: a millisecond earns one. */
+	dt = now_ms > slot->at_ms ? now_ms - slot->at_ms : 0;
+	slot->credit = (uint32_t)(slot->credit + dt > cap ? cap : slot->credit + dt);
+	slot->good_credit = (uint32_t)(slot->good_credit + dt > cap ? cap : slot->good_credit + dt);
+	if (now_ms > slot->at_ms)
+		slot->at_ms = now_ms;
+}
+
+/*
+ * How willing we are to evict @slot (refilled): 0 a stranger's budget with room,
+ * 1 the same remembering a good address, 2 a budget in debt.
+ */
+static int acct_keep_class(const struct auth *a, const struct auth_acct_slot *slot)
+{
+	if (slot->credit < a->acct_refill_ms || slot->good_credit < a->acct_refill_ms)
+		return 2;
+	return slot->good_family ? 1 : 0;
+}
+
+/*
+ * The slot for the name hashed to @tag: found, or (@add) a new one with full budgets
+ * taken from the least valuable way of its set; NULL when absent and !@add.
+ */
+static struct auth_acct_slot *acct_slot(struct auth *a, uint64_t tag, uint64_t now_ms, bool add)
+{
+	struct auth_acct_slot *set, *victim = NULL;
+	int best = 3, cls;
+
+	set = &a->acct[(tag & (AUTH_ACCT_SETS - 1)) * AUTH_ACCT_WAYS];
+	for (int w = 0; w < AUTH_ACCT_WAYS; w++) {
+		if (set[w].tag == tag) {
+			acct_refill(a, &set[w], now_ms);
+			return &set[w];
+		}
+		if (!add)
+			continue;
+		if (!set[w].tag) {
+			cls = -1;
+		} else {
+			acct_refill(a, &set[w], set[w].at_ms > now_ms ? set[w].at_ms : now_ms);
+			cls = acct_keep_class(a, &set[w]);
+		}
+		if (cls < best || (cls == best && set[w].at_ms < victim->at_ms)) {
+			best = cls;
+			victim = &set[w];
+		}
+	}
+	if (!add)
+		return NULL;
+	memset(victim, 0, sizeof(*victim));
+	victim->tag = tag;
+	victim->at_ms = now_ms;
+	victim->credit = a->acct_burst * a->acct_refill_ms;
+	victim->good_credit = victim->credit;
+	return victim;
+}
+
+static uint64_t acct_tag(const struct auth *a, const char *name, size_t len)
+{
+	uint64_t t = siphash24(a->acct_key, (const uint8_t *)name, len);
+
+	/* 0 marks a free slot. */
+	return t ? t : 1;
+}
+
+static bool acct_is_good(const struct auth_acct_slot *slot, const uint8_t ip[16], uint8_t fam)
+{
+	return slot->good_family && slot->good_family == fam && !memcmp(slot->good_ip, ip, 16);
+}
+
 /* --- the LOGIN decision ---------------------------------------------------- */
 
 static const char *const verdict_names[AUTH_VERDICT_MAX] = {
@@ -249,6 +390,7 @@ static const char *const verdict_names[AUTH_VERDICT_MAX] = {
     [AUTH_UNKNOWN_USER] = "unknown-user",
     [AUTH_BAD_PASSWORD] = "bad-password",
     [AUTH_STORE_ERROR] = "store-error",
+    [AUTH_ACCOUNT_LIMITED] = "account-limited",
 };
 
 const char *auth_verdict_name(enum auth_verdict v)
@@ -269,6 +411,8 @@ int auth_verdict_code(enum auth_verdict v)
 		return STUN_ERR_STALE_NONCE;
 	case AUTH_STORE_ERROR:
 		return STUN_ERR_SERVER_ERROR;
+	case AUTH_ACCOUNT_LIMITED:
+		return PH_ERR_RATE_LIMITED;
 	default:
 		return STUN_ERR_UNAUTHORIZED;
 	}
@@ -296,7 +440,9 @@ int auth_init(struct auth *a, struct store *store, uint64_t nonce_lifetime_ms)
 		a->nonce.lifetime_ms = nonce_lifetime_ms;
 	a->store = store;
 	strcpy(a->realm, realm);
-	return 0;
+	if (getrandom(a->acct_key, sizeof(a->acct_key), 0) != sizeof(a->acct_key))
+		return -EIO;
+	return auth_account_limit(a, AUTH_ACCT_BURST, AUTH_ACCT_REFILL_MS);
 }
 
 enum auth_verdict auth_check(struct auth *a, const struct stun_msg *m, const struct sockaddr *src,
@@ -309,7 +455,9 @@ enum auth_verdict auth_check(struct auth *a, const struct stun_msg *m, const str
 	const uint8_t *algs;
 	uint16_t algs_len, alg;
 	char name[STORE_NAME_MAX + 1];
-	uint64_t t0;
+	struct auth_acct_slot *slot;
+	uint64_t t0, tag = 0;
+	uint8_t ip[16] = {0}, fam = 0;
 	bool known;
 	int err;
 
@@ -336,6 +484,19 @@ enum auth_verdict auth_check(struct auth *a, const struct stun_msg *m, const str
 		return AUTH_BAD_NONCE;
 	if (rlen != strlen(a->realm) || memcmp(realm, a->realm, rlen))
 		return AUTH_BAD_REALM;
+	/*
+	 * The source holds a nonce we gave it, so it is not spoofed: from here a
+	 * refusal spends the name's budget, and a spent budget refuses before the
+	 * password is even looked at (so a guess made now tells nothing).
+	 */
+	if (a->acct_burst) {
+		tag = acct_tag(a, uname, ulen);
+		slot = acct_slot(a, tag, now_ms, false);
+		ip_key(src, ip, &fam);
+		if (slot && (acct_is_good(slot, ip, fam) ? slot->good_credit : slot->credit) <
+				a->acct_refill_ms)
+			return AUTH_ACCOUNT_LIMITED;
+	}
 	known = ulen <= STORE_NAME_MAX;
 	if (known) {
 		memcpy(name, uname, ulen);
@@ -351,12 +512,28 @@ enum auth_verdict auth_check(struct auth *a, const struct stun_msg *m, const str
 	}
 	/* The same HMAC either way: the timing must not tell a user apart from a stranger. */
 	err = access_msg_verify(m, known ? user->key_sha256 : dummy_key, STORE_KEY_SHA256_LEN);
-	if (!known)
-		return AUTH_UNKNOWN_USER;
-	if (err == -ENOMEM)
+	if (known && err == -ENOMEM)
 		return AUTH_STORE_ERROR;
-	if (err)
-		return AUTH_BAD_PASSWORD;
+	if (!known || err) {
+		if (a->acct_burst) {
+			/* Slot looked up again: nothing between the two calls can move it. */
+			slot = acct_slot(a, tag, now_ms, true);
+			if (acct_is_good(slot, ip, fam))
+				slot->good_credit -= a->acct_refill_ms;
+			else
+				slot->credit -= a->acct_refill_ms;
+		}
+		return known ? AUTH_BAD_PASSWORD : AUTH_UNKNOWN_USER;
+	}
+	if (a->acct_burst) {
+		slot = acct_slot(a, tag, now_ms, true);
+		if (!acct_is_good(slot, ip, fam)) {
+			/* A new good address starts with a full budget of its own. */
+			memcpy(slot->good_ip, ip, 16);
+			slot->good_family = fam;
+			slot->good_credit = a->acct_burst * a->acct_refill_ms;
+		}
+	}
 	return AUTH_OK;
 }
 

@@ -106,6 +106,50 @@ int replay_add(struct replay *r, const uint8_t tid[STUN_TID_LEN], const struct s
  */
 bool replay_full(const struct replay *r, uint64_t now_ms);
 
+/* --- failed logins per account ----------------------------------------------- */
+
+/*
+ * Password guessing against one account, from any number of sources.  Policy:
+ *
+ *  - Every account name (existing or not, so the answers never tell which names exist)
+ *    has a budget of AUTH_ACCT_BURST failed logins, refilled at one per
+ *    AUTH_ACCT_REFILL_MS.  Only failures (wrong password, unknown user) spend it; with
+ *    it spent, a LOGIN for the name is answered 429 without looking at the password, so
+ *    a guesser learns nothing more until a token comes back: at most AUTH_ACCT_BURST
+ *    guesses, then one per AUTH_ACCT_REFILL_MS, however many sources it uses.
+ *  - The address that last proved the account's password (IPv4, or IPv6 /64: the unit
+ *    the per-source limiter uses) has a budget of its own.  Guessing elsewhere never
+ *    spends it, so the real user at their usual address keeps logging in while the
+ *    account is under attack; a nonce is bound to its source, so no one can borrow that
+ *    address without being on the path.  Only a guesser sharing it (the same NAT) can
+ *    lock them out, and only for as long as it keeps guessing.
+ *  - Nothing is locked for good: a budget refills whether or not the attack goes on,
+ *    and a stopped attack leaves the account usable again after AUTH_ACCT_REFILL_MS.
+ *    The price: under a sustained attack the user at a new address waits for a token.
+ *  - Memory is fixed: AUTH_ACCT_SETS x AUTH_ACCT_WAYS slots inside struct auth, indexed
+ *    by a keyed hash (SipHash-2-4, secret key) of the name.  A new name evicts, in its
+ *    set, a slot with budget left before one remembering a good address, and a slot in
+ *    debt only when every way is in debt, oldest first: a flood of random names evicts
+ *    its own slots, and cannot reset an account it attacked without first putting
+ *    every way of that account's (secret) set in debt.
+ */
+#define AUTH_ACCT_BURST	    10
+#define AUTH_ACCT_REFILL_MS 30000
+#define AUTH_ACCT_SETS	    1024
+#define AUTH_ACCT_WAYS	    4
+
+_Static_assert((AUTH_ACCT_SETS & (AUTH_ACCT_SETS - 1)) == 0, "sets: a power of two");
+_Static_assert((uint64_t)AUTH_ACCT_BURST * AUTH_ACCT_REFILL_MS <= UINT32_MAX, "budget: 32 bits");
+
+struct auth_acct_slot {
+	uint64_t tag;	      /* keyed hash of the name; 0: free */
+	uint64_t at_ms;	      /* last refill (and last use: eviction age) */
+	uint32_t credit;      /* strangers' budget, in ms of refill */
+	uint32_t good_credit; /* the good address's budget, in ms of refill */
+	uint8_t good_ip[16];
+	uint8_t good_family; /* 0: no login proved the password yet */
+};
+
 /* --- the LOGIN decision ---------------------------------------------------- */
 
 enum auth_verdict {
@@ -118,6 +162,7 @@ enum auth_verdict {
 	AUTH_UNKNOWN_USER, /* 401, identical to a bad password */
 	AUTH_BAD_PASSWORD, /* 401 */
 	AUTH_STORE_ERROR,  /* the store failed (busy): 500 */
+	AUTH_ACCOUNT_LIMITED, /* too many failed logins for this name: 429 */
 	AUTH_VERDICT_MAX,
 };
 
@@ -134,13 +179,27 @@ struct auth {
 	struct store *store;
 	char realm[STORE_REALM_MAX + 1];
 	struct metrics_hist *store_lat; /* NULL, or where account look-ups are timed */
+	/* Failed logins per account name (see above); fixed size, no allocation. */
+	uint64_t acct_key[2];		/* SipHash key: secret */
+	uint32_t acct_burst;		/* failures in a row; 0: no per-account limit */
+	uint32_t acct_refill_ms;	/* one failure back after this long */
+	struct auth_acct_slot acct[AUTH_ACCT_SETS * AUTH_ACCT_WAYS];
 };
 
 /*
- * Set up with a fresh nonce secret, @store and its realm.  @nonce_lifetime_ms
+ * Set up with a fresh nonce secret, @store and its realm, and the per-account
+ * failure limit at AUTH_ACCT_BURST / AUTH_ACCT_REFILL_MS.  @nonce_lifetime_ms
  * 0 means NONCE_DEFAULT_LIFETIME_MS.  0, -EIO (no randomness), -EINVAL.
+ * Allocates nothing: clearing the struct is all the clean-up it needs.
  */
 int auth_init(struct auth *a, struct store *store, uint64_t nonce_lifetime_ms);
+
+/*
+ * Change the per-account failure limit: @burst failed logins, then one per
+ * @refill_ms (@burst 0 turns it off).  Forgets every account's budget.
+ * 0, or -EINVAL when @refill_ms is 0 or @burst * @refill_ms does not fit 32 bits.
+ */
+int auth_account_limit(struct auth *a, uint32_t burst, uint32_t refill_ms);
 
 /*
  * Decide on LOGIN request @m (parsed and passed access_msg_check_attrs)
@@ -148,8 +207,11 @@ int auth_init(struct auth *a, struct store *store, uint64_t nonce_lifetime_ms);
  * protects the answer) and *nonce / *nonce_len point at the request's
  * NONCE (the session key is derived from it).  The order is RFC 8489
  * §9.2.4's; an unknown user costs the same HMAC as a wrong password so
- * neither the answer nor its timing tells them apart.  @user and the
- * nonce outputs may be touched on failure.
+ * neither the answer nor its timing tells them apart.  Past the nonce and
+ * realm checks (so the source is not spoofed) the name's failure budget is
+ * consulted: AUTH_ACCOUNT_LIMITED (429) when it is spent, and a refusal for
+ * a wrong password or an unknown user spends one.  @user and the nonce
+ * outputs may be touched on failure.
  */
 enum auth_verdict auth_check(struct auth *a, const struct stun_msg *m, const struct sockaddr *src,
 			     uint64_t now_ms, struct store_user *user, const char **nonce,

@@ -580,8 +580,17 @@ static int open_store(struct server *s)
 	if (!s->store) {
 		int err = -errno;
 
-		pr_err("store %s: %s%s", c->db_path, strerror(errno),
-		       errno == EINVAL && so.realm ? " (does --realm match the store's realm?)" : "");
+		const char *why = strerror(-err), *hint = "";
+
+		if (err == -EBUSY)
+			why = "locked by another process";
+		else if (err == -EUCLEAN)
+			why = "corrupt, or not a pinhole store";
+		else if (err == -EINVAL && so.realm)
+			hint = " (does --realm match the store's realm?)";
+		else if (err == -EROFS)
+			hint = " (the server records sessions in it: it needs to write)";
+		pr_err("store %s: %s%s", c->db_path, why, hint);
 		return err;
 	}
 	pr_info("store %s, realm %s", c->db_path, store_realm(s->store));

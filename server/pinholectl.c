@@ -837,7 +837,8 @@ static int cmd_contact_list(const struct args *a)
 		ex = store_fail(err, a->cmd);
 		goto out;
 	}
-	qsort(cs.c, cs.n, sizeof(*cs.c), contact_cmp);
+	if (cs.n) /* qsort wants a non-null base even for nothing */
+		qsort(cs.c, cs.n, sizeof(*cs.c), contact_cmp);
 	if (opt_json) {
 		err = contacts_json(name, &cs, &doc);
 		if (!err) {
@@ -1323,21 +1324,22 @@ static int parse_args(int argc, char **argv, struct args *a, int npos, unsigned 
 			   !strcmp(v, "-p") || !strncmp(v, "-p", 2)))
 			return refuse_password_arg();
 		if (v[0] == '-' && v[1]) {
-			say_err("%s: unknown option '%s'", a->cmd, v);
-			return cmd_usage(a->cmd, false);
+			say_err("%s: unknown option '%s' (see pinholectl help %s)", a->cmd, v, a->cmd);
+			return EX_USAGE;
 		}
 		if (a->npos == npos) {
 			/* `user add bob s3cret`: the extra word is a password. */
 			if (pw)
 				return refuse_password_arg();
-			say_err("%s: unexpected argument '%s'", a->cmd, v);
-			return cmd_usage(a->cmd, false);
+			say_err("%s: unexpected argument '%s' (see pinholectl help %s)", a->cmd, v,
+				a->cmd);
+			return EX_USAGE;
 		}
 		a->pos[a->npos++] = v;
 	}
 	if (a->npos < npos) {
-		say_err("%s: missing argument", a->cmd);
-		return cmd_usage(a->cmd, false);
+		say_err("%s: missing argument (see pinholectl help %s)", a->cmd, a->cmd);
+		return EX_USAGE;
 	}
 	return EX_OK;
 }
@@ -1382,11 +1384,9 @@ static int run_cmd(enum cmd_id id, const struct args *a)
 	return EX_FAIL;
 }
 
-/* The full usage after a command-line error, unless --json asked for one line. */
+/* A command-line error: the caller said what in one line; that is all. */
 static int usage_error(void)
 {
-	if (!opt_json)
-		usage(stderr);
 	return EX_USAGE;
 }
 
@@ -1419,7 +1419,7 @@ static int dispatch(int argc, char **argv)
 			continue;
 		if (table[i].verb) {
 			if (argc < 2) {
-				say_err("%s: missing subcommand", argv[0]);
+				say_err("%s: missing subcommand (see pinholectl --help)", argv[0]);
 				return usage_error();
 			}
 			if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -1441,9 +1441,9 @@ static int dispatch(int argc, char **argv)
 		return run_cmd(table[i].id, &a);
 	}
 	if (argc >= 2 && (!strcmp(argv[0], "user") || !strcmp(argv[0], "contact")))
-		say_err("unknown command '%s %s'", argv[0], argv[1]);
+		say_err("unknown command '%s %s' (see pinholectl --help)", argv[0], argv[1]);
 	else
-		say_err("unknown command '%s'", argv[0]);
+		say_err("unknown command '%s' (see pinholectl --help)", argv[0]);
 	return usage_error();
 }
 
@@ -1481,12 +1481,12 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EX_OK;
 		default:
+			/* getopt said which option in its own line. */
 			return usage_error();
 		}
 	}
 	if (optind == argc) {
-		if (opt_json)
-			say_err("missing command");
+		say_err("missing command (see pinholectl --help)");
 		return usage_error();
 	}
 	if (!strcmp(argv[optind], "help")) {

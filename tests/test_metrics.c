@@ -135,6 +135,7 @@ static void check_exposition(const char *text, size_t len)
 		/* A sample of the current family, which has HELP and TYPE. */
 		if (!cur || !cur->help || !cur->type[0])
 			fail_msg("sample before HELP and TYPE: %s", line);
+		assert_non_null(cur); /* fail_msg does not return; gcc cannot tell */
 		nlen = strcspn(line, "{ ");
 		assert_true(name_ok(line, nlen));
 		if (strcmp(cur->type, "histogram")) {

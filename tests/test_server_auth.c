@@ -2,8 +2,8 @@
 /*
  * server/auth.c: the LOGIN decisions (401 challenge, 438 stale, identical
  * 401 for unknown user and bad password, bid-down, realm), the per-source
- * rate limiter and the replay cache.  The Makefile links tests against
- * libpinhole only, so the module is compiled in here.
+ * rate limiter, the per-account failure limit and the replay cache.  The Makefile links tests
+ * against libpinhole only, so the module is compiled in here.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -420,6 +420,138 @@ static void test_identical_refusals(void **state)
 	assert_memory_equal(o1 + 20, o2 + 20, (size_t)l1 - 24);
 }
 
+/* --- failed logins per account ------------------------------------------------- */
+
+/* A LOGIN for @user with @key (32 bytes) and a nonce minted for @src at @now, decided. */
+static enum auth_verdict try_login(struct fix *f, const char *user, const uint8_t *key,
+				   const struct sockaddr *src, uint64_t now)
+{
+	char nonce[NONCE_LEN + 1];
+	uint8_t req[512];
+	struct creds c = {
+	    .user = user,
+	    .realm = "pinhole",
+	    .nonce = nonce,
+	    .algs = sha256_algs,
+	    .algs_len = sizeof(sha256_algs),
+	    .alg = STUN_PASSWORD_ALG_SHA256,
+	    .key = key,
+	};
+	size_t len;
+
+	assert_int_equal(nonce_mint(&f->a.nonce, now, src, nonce, sizeof(nonce)), NONCE_LEN);
+	len = build_login(req, sizeof(req), &c);
+	return decide(f, req, len, src, now);
+}
+
+static const uint8_t wrong_key[32] = {0xee};
+
+/*
+ * Guessing from many sources: after the burst the name is answered 429 (even with the
+ * right password, so a guess then tells nothing), one failure comes back per refill
+ * period, and the address that proved the password keeps its own budget.
+ */
+static void test_account_limit(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_storage home = sa("198.18.1.1:4000"), home2 = sa("198.18.1.1:5000"),
+				ev1 = sa("198.18.2.1:4000"), ev2 = sa("198.18.2.2:4000"),
+				ev3 = sa("[2001:db8:9::1]:4000");
+	uint8_t bob_key[32];
+
+	assert_int_equal(f->a.acct_burst, AUTH_ACCT_BURST);
+	assert_int_equal(f->a.acct_refill_ms, AUTH_ACCT_REFILL_MS);
+	assert_int_equal(auth_account_limit(&f->a, 3, 1000), 0);
+	assert_int_equal(store_user_add(f->st, "bob", "pw-bob", 6), 0);
+	assert_int_equal(stun_long_term_key(STUN_PASSWORD_ALG_SHA256, "bob", 3, "pinhole", 7,
+					    "pw-bob", 6, bob_key),
+			 32);
+
+	/* alice logs in from home: that address now has a budget of its own. */
+	assert_int_equal(try_login(f, "alice", f->key, SA(home), 1000), AUTH_OK);
+	/* Three wrong guesses from three sources spend the strangers' budget... */
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev1), 1000), AUTH_BAD_PASSWORD);
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev2), 1000), AUTH_BAD_PASSWORD);
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev3), 1000), AUTH_BAD_PASSWORD);
+	/* ...then every source hears 429, the right password included. */
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev1), 1000), AUTH_ACCOUNT_LIMITED);
+	assert_int_equal(try_login(f, "alice", f->key, SA(ev2), 1000), AUTH_ACCOUNT_LIMITED);
+	assert_int_equal(auth_verdict_code(AUTH_ACCOUNT_LIMITED), PH_ERR_RATE_LIMITED);
+	assert_string_equal(auth_verdict_name(AUTH_ACCOUNT_LIMITED), "account-limited");
+	/* alice at home (any port: the address counts) is not locked out. */
+	assert_int_equal(try_login(f, "alice", f->key, SA(home2), 1000), AUTH_OK);
+	/* Other accounts are not touched. */
+	assert_int_equal(try_login(f, "bob", bob_key, SA(ev1), 1000), AUTH_OK);
+	/* One failure back per refill period, not more. */
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev1), 1999), AUTH_ACCOUNT_LIMITED);
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev1), 2000), AUTH_BAD_PASSWORD);
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev2), 2000), AUTH_ACCOUNT_LIMITED);
+	/* A stopped attack leaves nothing behind: after burst periods, all of it is back. */
+	assert_int_equal(try_login(f, "alice", f->key, SA(ev2), 2000 + 3000), AUTH_OK);
+	/* ev2 proved the password: the good address moved there, with a fresh budget. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(try_login(f, "alice", wrong_key, SA(ev2), 5000),
+				 AUTH_BAD_PASSWORD);
+	/* The good address spends its own budget: 429 from there too, not elsewhere. */
+	assert_int_equal(try_login(f, "alice", f->key, SA(ev2), 5000), AUTH_ACCOUNT_LIMITED);
+	assert_int_equal(try_login(f, "alice", f->key, SA(ev1), 5000), AUTH_OK);
+}
+
+/* Unknown names are limited exactly like accounts: the 429 never tells which exist. */
+static void test_account_limit_unknown(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_storage ev = sa("198.18.2.1:4000");
+	enum auth_verdict v;
+
+	assert_int_equal(auth_account_limit(&f->a, 2, 1000), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(try_login(f, "alice", wrong_key, SA(ev), 100), AUTH_BAD_PASSWORD);
+		assert_int_equal(try_login(f, "nobody", wrong_key, SA(ev), 100), AUTH_UNKNOWN_USER);
+	}
+	v = try_login(f, "alice", wrong_key, SA(ev), 100);
+	assert_int_equal(v, try_login(f, "nobody", wrong_key, SA(ev), 100));
+	assert_int_equal(v, AUTH_ACCOUNT_LIMITED);
+	/* Off: no limit at all. */
+	assert_int_equal(auth_account_limit(&f->a, 0, 0), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(try_login(f, "alice", wrong_key, SA(ev), 100), AUTH_BAD_PASSWORD);
+	assert_int_equal(try_login(f, "alice", f->key, SA(ev), 100), AUTH_OK);
+	assert_int_equal(auth_account_limit(&f->a, 1, 0), -EINVAL);
+	assert_int_equal(auth_account_limit(&f->a, 1u << 20, 1u << 20), -EINVAL);
+}
+
+/*
+ * A flood of random names fills the fixed table and evicts its own slots: the
+ * attacked account keeps its debt and its good address, and nothing grows.
+ */
+static void test_account_limit_flood(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_storage home = sa("198.18.1.1:4000"), ev = sa("198.18.2.1:4000");
+	const size_t slots = AUTH_ACCT_SETS * AUTH_ACCT_WAYS;
+	char name[32];
+	size_t used = 0;
+
+	assert_int_equal(auth_account_limit(&f->a, 3, 1000), 0);
+	assert_int_equal(try_login(f, "alice", f->key, SA(home), 100), AUTH_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(try_login(f, "alice", wrong_key, SA(ev), 100), AUTH_BAD_PASSWORD);
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev), 100), AUTH_ACCOUNT_LIMITED);
+	/* Four times the table's slots, one failure each, within alice's refill period. */
+	for (size_t i = 0; i < 4 * slots; i++) {
+		snprintf(name, sizeof(name), "rnd%zx", i * 2654435761u);
+		assert_int_equal(try_login(f, name, wrong_key, SA(ev), 200), AUTH_UNKNOWN_USER);
+	}
+	for (size_t i = 0; i < slots; i++)
+		used += f->a.acct[i].tag != 0;
+	assert_int_equal(used, slots);
+	assert_int_equal(sizeof(f->a.acct), slots * sizeof(struct auth_acct_slot));
+	/* alice still in debt for strangers, still welcome at home. */
+	assert_int_equal(try_login(f, "alice", wrong_key, SA(ev), 300), AUTH_ACCOUNT_LIMITED);
+	assert_int_equal(try_login(f, "alice", f->key, SA(home), 300), AUTH_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +562,9 @@ int main(void)
 	    cmocka_unit_test(test_replay),
 	    cmocka_unit_test_setup_teardown(test_login_decisions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_identical_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_account_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_account_limit_unknown, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_account_limit_flood, setup, teardown),
 	};
 
 	log_set_level(LOG_ERR);

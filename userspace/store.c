@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,7 +213,17 @@ static int rc_to_errno(int rc)
  */
 static int sql_fail(struct store *s, int rc, const char *what)
 {
-	int err = rc_to_errno(rc);
+	int err = rc_to_errno(rc), sys;
+
+	/*
+	 * SQLite says "unable to open" or "disk I/O error" for what the system
+	 * told it plainly: a read-only mount, a full disk, no permission.
+	 */
+	if (err == -EIO) {
+		sys = sqlite3_system_errno(s->db);
+		if (sys == EROFS || sys == ENOSPC || sys == EDQUOT || sys == EACCES || sys == EPERM)
+			err = sys == EDQUOT ? -ENOSPC : sys == EPERM ? -EACCES : -sys;
+	}
 
 	if (err == -EEXIST) {
 		int ext = sqlite3_extended_errcode(s->db);
@@ -466,6 +477,7 @@ struct store *store_open(const char *path, unsigned int flags, const struct stor
 	int timeout = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms
 							: STORE_BUSY_TIMEOUT_MS;
 	bool rdonly = flags & STORE_O_RDONLY, created = false;
+	struct statvfs vfs;
 	struct store *s;
 	struct stat sb;
 	int rc, err, i;
@@ -542,6 +554,15 @@ struct store *store_open(const char *path, unsigned int flags, const struct stor
 	return s;
 
 err_close:
+	/*
+	 * On a read-only mount SQLite cannot make the WAL index beside the
+	 * file and says "unable to open", with the errno of its last fallback
+	 * (ENOENT); the file system says what it is.
+	 */
+	if (err == -EIO && !statvfs(path, &vfs) && (vfs.f_flag & ST_RDONLY)) {
+		pr_warn("store: %s: on a read-only file system", path);
+		err = -EROFS;
+	}
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);

@@ -511,7 +511,7 @@ run stats --pin-dir "$tmp"
 expect "stats: a directory not on bpffs: exit 2" 2 "not on a bpffs"
 "$CTL" >"$out" 2>"$err"
 rc=$?
-expect "no command: usage" 2 "usage: pinholectl"
+expect "no command: one line naming it" 2 "missing command"
 
 # --- stats against a real server with --xdp --------------------------------------
 #
