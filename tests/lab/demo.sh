@@ -93,7 +93,9 @@ say "Start pinhole-server: XDP program on srv0, RFC 5780 alternate address $NAT_
 lab_pin_dir
 PIN=$LAB_PIN
 follow server "$LAB_TMP/server-demo.log"
-acc_server_start demo "$DB" --xdp srv0 --pin-dir "$PIN" || fail "the server did not get ready"
+# Keepalives every 2 s instead of 20, so the demo sees the kernel answer some.
+acc_server_start demo "$DB" --xdp srv0 --pin-dir "$PIN" --keepalive 2 ||
+	fail "the server did not get ready"
 show_new
 
 say "bob comes online: discovers his NAT (RFC 5780), logs in, keeps his binding open"
@@ -158,6 +160,22 @@ else
 	echo "   tx_binding = 0: with --alt every Binding request went up to userspace"
 	echo "   (RFC 5780 answers carry OTHER-ADDRESS and RESPONSE-ORIGIN, which the kernel path does not add)"
 fi
+
+say "Keepalives in the kernel: the session table the XDP program checks them against"
+_ka_seen() {
+	(($(ph_stat "$(ph_stats_json "$PIN")" PH_TX_KEEPALIVE) >= 2))
+}
+wait_until 8 _ka_seen || fail "no keepalive answered in the kernel"
+echo "   \$ pinholectl stats   (its last lines)"
+"$ACC_CTL" --db "$DB" stats --pin-dir "$PIN" | tail -2 | sed 's/^/   /'
+echo "   \$ bpftool map dump pinned $PIN/sessions   (the live slots; port in host order)"
+bpftool -j map dump pinned "$PIN/sessions" |
+	jq -c '.[] | .formatted | select(.value.id != 0) | {slot: .key, id: .value.id,
+		last_seen: .value.last_seen, family: .value.family,
+		port: ((.value.port % 256) * 256 + (.value.port / 256 | floor))}' |
+	sed 's/^/   /'
+echo "   tx_keepalive = $(ph_stat "$(ph_stats_json "$PIN")" PH_TX_KEEPALIVE):" \
+	"keepalives checked (token), refreshed and answered in the kernel"
 
 say "Clean-up: both log out, the server stops"
 acc_ep_quit alice || fail "alice did not exit cleanly"
