@@ -32,7 +32,8 @@
  *                 every reason of enum ph_xdp_reason, in enum order, named by
  *                 xdp_reason_name(); sessions_online is null without a store,
  *                 kernel_sessions null without a pinned sessions array;
- *                 map_bytes: the kernel's memory of every map pinned there
+ *                 map_bytes: the kernel's memory of every map the program
+ *                 pinned there uses
  *   realm         {"realm":"pinhole"}
  *
  * Lists are [] when empty; times are UTC ISO 8601.  Errors still go to
@@ -146,7 +147,8 @@ static const struct cmd_help helps[] = {
 	  "--xdp (or after it stopped with --keep); loads and attaches nothing.  Adds the\n"
 	  "number of sessions online from the store given with --db, or from the default\n"
 	  "store if it exists, and the kernel's session table: live sessions, slots, and\n"
-	  "the kernel memory of the maps pinned in DIR.  Needs root (or CAP_BPF).\n"
+	  "the kernel memory of every map of the program pinned in DIR.  Needs root (or\n"
+	  "CAP_BPF).\n"
 	  "--json: {\"xdp\":{\"tx_binding\":{\"packets\":N,\"bytes\":N},...every reason...},\n"
 	  "        \"sessions_online\":N,   (null without a store)\n"
 	  "        \"kernel_sessions\":{\"slots\":N,\"live\":N,\"map_bytes\":N}}\n"
@@ -1067,7 +1069,7 @@ out:
 struct ksess_stats {
 	bool present;	     /* a sessions array is pinned in the pin dir */
 	uint32_t slots, live;
-	uint64_t map_bytes;  /* kernel memory of every map pinned there */
+	uint64_t map_bytes;  /* kernel memory of every map of the program pinned there */
 };
 
 /* "memlock:" of @fd's fdinfo: the kernel's own account of a map's memory. */
@@ -1088,7 +1090,39 @@ static uint64_t map_memlock(int fd)
 	return v;
 }
 
-/* Count the live slots of <pin_dir>/sessions and the memory of the maps beside it. */
+/*
+ * The kernel memory of every map the running program uses (pinned in
+ * <pin_dir>/prog), its private ones included; 0 if the program is not
+ * there or cannot be read.
+ */
+static uint64_t prog_maps_memlock(const char *pin_dir)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info), ids[32];
+	char path[PATH_MAX];
+	uint64_t total = 0;
+	int fd, mfd;
+
+	snprintf(path, sizeof(path), "%s/prog", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.nr_map_ids = 0;
+	close(fd);
+	for (__u32 i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++) {
+		mfd = bpf_map_get_fd_by_id(ids[i]);
+		if (mfd < 0)
+			continue;
+		total += map_memlock(mfd);
+		close(mfd);
+	}
+	return total;
+}
+
+/* Count the live slots of <pin_dir>/sessions and the kernel memory of the program's maps. */
 static int ksess_read(const char *pin_dir, struct ksess_stats *k)
 {
 	static const char *const pinned[] = {"stats", "listeners", "sessions", "session_events"};
@@ -1097,7 +1131,9 @@ static int ksess_read(const char *pin_dir, struct ksess_stats *k)
 	int fd, err;
 
 	memset(k, 0, sizeof(*k));
-	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+	k->map_bytes = prog_maps_memlock(pin_dir);
+	/* No program pinned (stopped without --keep?): what is pinned, at least. */
+	for (size_t i = 0; !k->map_bytes && i < sizeof(pinned) / sizeof(pinned[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, pinned[i]);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
