@@ -185,8 +185,9 @@ FUZZ_LIB_SRCS := userspace/stun.c userspace/access.c userspace/binding.c userspa
                  userspace/addr.c userspace/log.c
 FUZZ_EP_SRCS  := $(filter-out endpoint/main.c,$(wildcard endpoint/*.c)) userspace/nat.c
 # The access server core without its I/O (main.c), CLI and HTTP exporter; over a real SQLite store.
-FUZZ_SRV_SRCS := $(filter-out server/main.c server/pinholectl.c server/metrics.c,$(wildcard server/*.c)) \
-                 userspace/store.c userspace/nat.c $(wildcard userspace/sessmap.c)
+FUZZ_SRV_SRCS := $(filter-out server/main.c server/pinholectl.c server/metrics.c, \
+                   $(wildcard server/*.c)) userspace/store.c userspace/nat.c \
+                 $(wildcard userspace/sessmap.c)
 FUZZ_HDRS     := $(wildcard userspace/*.h bpf/*.h endpoint/*.h tests/fuzz/*.h)
 FUZZERS       := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: fuzz fuzz-smoke fuzzers

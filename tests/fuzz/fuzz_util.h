@@ -56,4 +56,33 @@ static inline void fuzz_touch(const void *p, size_t n)
 #define FUZZ_EP_TOKEN "fuzz token 16 b"			  /* PH_TOKEN_LEN with its NUL */
 #define FUZZ_EP_BOB_KEY "pair key alice<->bob, 32 bytes!" /* PH_PAIR_KEY_LEN with its NUL */
 
+
+/*
+ * fuzz_server's input (seeds.c writes the seeds): one options byte (FUZZ_SRV_O_*), then
+ * records of [flags, dt, len_hi, len_lo, len bytes].  dt advances the clock by dt * dt * 4 ms
+ * (up to about 260 s) before the record; flags (FUZZ_SRV_F_*) pick the source, socket and
+ * the harness's fix-ups, which stand in for an endpoint's state the fuzzer cannot guess
+ * (the nonce the server minted, the session token, the keys).
+ */
+enum {
+	FUZZ_SRV_O_NO_PUNCH = 1 << 0,
+	FUZZ_SRV_O_NO_WAIT = 1 << 1,	/* punch_wait_ms 0 (default 300) */
+	FUZZ_SRV_O_RATE = 1 << 2,	/* login_rate 2 (default unlimited) */
+	FUZZ_SRV_O_ONE_SESSION = 1 << 3, /* max_sessions 1 (default 16) */
+	FUZZ_SRV_O_FAST_KA = 1 << 4,	/* keepalive_s 1 (default 20) */
+	FUZZ_SRV_O_KMAP = 1 << 5,	/* a kernel session table (BPF array; root only) */
+};
+
+enum {
+	FUZZ_SRV_F_SRC = 0x03,	 /* source 0..3: fuzz_server.c's srcs[] */
+	FUZZ_SRV_F_FIXUP = 0x04, /* rebuild with the real nonce, session, tid and keys */
+	FUZZ_SRV_F_BOB = 0x08,	 /* the fix-ups act as bob (else alice) */
+	FUZZ_SRV_F_SOCK = 0x70,	 /* >> 4, modulo the socket count */
+	FUZZ_SRV_F_TICK = 0x80,	 /* no datagram: only the clock moves (and srv_tick runs) */
+};
+
+#define FUZZ_SRV_REALM	"pinhole"
+#define FUZZ_SRV_PW_ALICE "alice password"
+#define FUZZ_SRV_PW_BOB	"bob password"
+
 #endif

@@ -7,7 +7,8 @@
 #   tests/fuzz/run.sh BUILD long  [SECONDS]  each target SECONDS (default 120), keeping the
 #                                            corpus in BUILD/fuzz/corpus-<target>
 #
-# Seeds come from tests/fuzz/corpus/<target>/ (tests/fuzz/mkcorpus.sh).  A
+# Seeds come from tests/fuzz/corpus/<target>/ (tests/fuzz/mkcorpus.sh); inputs
+# that once failed live in tests/fuzz/regressions/<target>/ and run first.  A
 # crash or violated property prints "not ok", the reproducer's path
 # (BUILD/fuzz/artifacts/) and the report's first lines; exit status 1.
 # Each line: "ok - fuzz_<t> N execs (E/s, cov: C ft: F)".
@@ -27,7 +28,14 @@ art=$fdir/artifacts
 mkdir -p "$art" "$fdir/logs"
 failed=0
 scratch=$(mktemp -d "/tmp/pinhole-fuzz-$$.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+# fuzz_server keeps its SQLite store in $TMPDIR: tmpfs when there is one (fsync per login).
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+	tmpdir=$(mktemp -d "/dev/shm/pinhole-fuzz-$$.XXXXXX")
+else
+	tmpdir=$(mktemp -d "$scratch/tmp.XXXXXX")
+fi
+trap 'rm -rf "$scratch" "$tmpdir"' EXIT
+export TMPDIR=$tmpdir
 
 targets=("$fdir"/fuzz_*)
 if [[ ! -x ${targets[0]} ]]; then
@@ -42,6 +50,19 @@ for bin in "${targets[@]}"; do
 	if [[ $t == fuzz_endpoint && $(id -u) != 0 ]]; then
 		echo "ok - $t # SKIP needs root (own network namespace)"
 		continue
+	fi
+	# Inputs that once failed (tests/fuzz/regressions/<target>/) must pass, every run.
+	regs=(tests/fuzz/regressions/"$name"/*)
+	if [[ -f ${regs[0]} ]]; then
+		rlog=$fdir/logs/$t-regressions.log
+		if timeout --kill-after=10 120 "$bin" "${regs[@]}" >"$rlog" 2>&1; then
+			echo "ok - $t regressions (${#regs[@]} inputs)"
+		else
+			failed=1
+			echo "not ok - $t regressions (log: $rlog)"
+			grep -E 'property violated|ERROR: |SUMMARY|Running: ' "$rlog" | head -8 |
+				sed 's/^/# /'
+		fi
 	fi
 	if [[ $mode == smoke ]]; then
 		corpus=$scratch/$name

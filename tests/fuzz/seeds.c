@@ -3,13 +3,16 @@
  * Seed builder for the fuzz corpora: writes small binary seeds for every
  * target into DIR/<target>/, built with the codec itself from the same
  * values the unit tests use (tests/test_access.c's tid, token and
- * contacts; the endpoint target's script constants).  The RFC 5769
- * vectors are added by mkcorpus.sh from tests/test_stun.c.
+ * contacts; the endpoint target's script constants) and, for
+ * fuzz_server, whole login / fetch / keepalive / punch / logout exchanges
+ * as records (fuzz_util.h) whose nonce, session and keys the harness fills
+ * in.  The RFC 5769 vectors are added by mkcorpus.sh from tests/test_stun.c.
  * Usage: seeds DIR
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +63,8 @@ static struct sockaddr_storage v6(const char *ip, uint16_t port)
 }
 
 #define SA(x) ((const struct sockaddr *)&(x))
+
+static struct sockaddr_storage srcs_v4_0;
 
 static struct access_contact contact(const char *name, enum ph_contact_state state,
 				     struct sockaddr_storage refl, const uint8_t *pair_key)
@@ -293,6 +298,218 @@ static void endpoint_seeds(uint8_t bufs[][1500], const size_t *lens)
 	put("endpoint", "replay-probe-reflection", in, n);
 }
 
+/* --- fuzz_server: whole exchanges, as records (fuzz_util.h) ------------------------------ */
+
+struct srv_seed {
+	uint8_t b[8192];
+	size_t n;
+};
+
+static const uint8_t dummy_key[32] = "replaced by fuzz_server's fix-up";
+
+static void s_begin(struct srv_seed *sd, uint8_t opts)
+{
+	sd->n = 0;
+	sd->b[sd->n++] = opts;
+}
+
+static void s_rec(struct srv_seed *sd, uint8_t flags, uint8_t dt, const uint8_t *msg, size_t len)
+{
+	sd->b[sd->n++] = flags;
+	sd->b[sd->n++] = dt;
+	wire_wr16(sd->b + sd->n, (uint16_t)len);
+	sd->n += 2;
+	memcpy(sd->b + sd->n, msg, len);
+	sd->n += len;
+}
+
+static void s_tid(uint8_t *t, uint8_t k)
+{
+	memcpy(t, tid, STUN_TID_LEN);
+	t[11] = k;
+}
+
+/* A LOGIN: without credentials (@user NULL) or with them, NONCE and keys left to the fix-up. */
+static size_t s_login(uint8_t *buf, uint8_t k, const char *user, const struct sockaddr *addr,
+		      enum ph_nat_filtering filt)
+{
+	static const uint16_t algs[] = {STUN_PASSWORD_ALG_SHA256};
+	char nonce[NONCE_LEN];
+	struct stun_builder b;
+	uint8_t t[STUN_TID_LEN];
+
+	s_tid(t, k);
+	stun_build_init(&b, buf, 1500, access_type(PH_METHOD_LOGIN, STUN_CLASS_REQUEST), t);
+	if (!user) {
+		stun_build_fingerprint(&b);
+		return (size_t)stun_build_finish(&b);
+	}
+	memset(nonce, 'n', sizeof(nonce));
+	stun_build_add_string(&b, STUN_ATTR_USERNAME, user, strlen(user));
+	stun_build_add_string(&b, STUN_ATTR_REALM, FUZZ_SRV_REALM, strlen(FUZZ_SRV_REALM));
+	stun_build_add_string(&b, STUN_ATTR_NONCE, nonce, sizeof(nonce));
+	stun_build_add_password_algorithms(&b, algs, 1);
+	stun_build_add_password_algorithm(&b, STUN_PASSWORD_ALG_SHA256);
+	access_add_claimed_address(&b, addr);
+	access_add_local_address(&b, addr);
+	access_add_nat(&b, PH_MAP_ENDPOINT_INDEPENDENT, filt);
+	return (size_t)access_msg_finish(&b, dummy_key, sizeof(dummy_key));
+}
+
+/* A session request or ack: SESSION (placeholder), PAGE for a FETCH, closed with a key. */
+static size_t s_session_msg(uint8_t *buf, uint8_t k, uint16_t method, uint16_t cls)
+{
+	static const uint8_t placeholder[PH_TOKEN_LEN] = "session token 16";
+	struct stun_builder b;
+	uint8_t t[STUN_TID_LEN];
+
+	s_tid(t, k);
+	stun_build_init(&b, buf, 1500, access_type(method, cls), t);
+	access_add_session(&b, 0x01020304, placeholder);
+	if (method == PH_METHOD_FETCH)
+		access_add_page(&b, 0, 0);
+	return (size_t)access_msg_finish(&b, dummy_key, sizeof(dummy_key));
+}
+
+static size_t s_keepalive(uint8_t *buf, uint8_t k, bool fp)
+{
+	static const uint8_t placeholder[PH_TOKEN_LEN] = "session token 16";
+	struct stun_builder b;
+	uint8_t t[STUN_TID_LEN];
+
+	s_tid(t, k);
+	stun_build_init(&b, buf, 1500, STUN_BINDING_REQUEST, t);
+	access_add_session(&b, 0x01020304, placeholder);
+	if (fp)
+		stun_build_fingerprint(&b);
+	return (size_t)stun_build_finish(&b);
+}
+
+static size_t s_binding(uint8_t *buf, uint8_t k, uint32_t change, bool fp)
+{
+	struct stun_builder b;
+	uint8_t t[STUN_TID_LEN];
+
+	s_tid(t, k);
+	stun_build_init(&b, buf, 1500, STUN_BINDING_REQUEST, t);
+	if (change)
+		stun_build_add_change_request(&b, change);
+	if (fp)
+		stun_build_fingerprint(&b);
+	return (size_t)stun_build_finish(&b);
+}
+
+/* Sources 0-3 of fuzz_server.c, flags for alice / bob acting with fix-ups. */
+enum { A0 = 0, B1 = 1, V6 = 2, A3 = 3, FX = FUZZ_SRV_F_FIXUP, BOB = FUZZ_SRV_F_BOB };
+
+static void s_alice_login(struct srv_seed *sd, uint8_t *m, uint8_t k, uint8_t src)
+{
+	struct sockaddr_storage a = v4("198.18.1.1", 5000);
+
+	s_rec(sd, src, 0, m, s_login(m, k, NULL, NULL, 0));
+	s_rec(sd, src | FX, 1, m,
+	      s_login(m, k + 1, "alice", SA(a), PH_FILTER_ADDRESS_PORT_DEPENDENT));
+}
+
+static void s_bob_login(struct srv_seed *sd, uint8_t *m, uint8_t k)
+{
+	struct sockaddr_storage a = v4("198.18.2.1", 6000);
+
+	s_rec(sd, B1, 0, m, s_login(m, k, NULL, NULL, 0));
+	s_rec(sd, B1 | FX | BOB, 1, m, s_login(m, k + 1, "bob", SA(a), PH_FILTER_NONE));
+}
+
+static void server_seeds(void)
+{
+	static struct srv_seed sd;
+	uint8_t m[1500];
+
+	/* alice: challenge, login, routing table, keepalives, NAT rebinding, FETCH from there. */
+	s_begin(&sd, 0);
+	s_alice_login(&sd, m, 1, A0);
+	s_rec(&sd, A0 | FX, 20, m, s_session_msg(m, 3, PH_METHOD_FETCH, STUN_CLASS_REQUEST));
+	s_rec(&sd, A0 | FX, 70, m, s_keepalive(m, 4, true));
+	s_rec(&sd, A0 | FX, 70, m, s_keepalive(m, 5, false));
+	s_rec(&sd, A3 | FX, 70, m, s_keepalive(m, 6, true));
+	s_rec(&sd, A3 | FX, 1, m, s_session_msg(m, 7, PH_METHOD_FETCH, STUN_CLASS_REQUEST));
+	s_rec(&sd, A0 | FX, 1, m, s_session_msg(m, 8, PH_METHOD_FETCH, STUN_CLASS_REQUEST));
+	put("server", "login-fetch-keepalive", sd.b, sd.n);
+	sd.b[0] = FUZZ_SRV_O_KMAP;
+	put("server", "login-fetch-keepalive-kmap", sd.b, sd.n);
+
+	/* alice then bob: PUNCH to alice, her ack releases bob's answer; PRESENCE on logout. */
+	s_begin(&sd, 0);
+	s_alice_login(&sd, m, 1, A0);
+	s_bob_login(&sd, m, 3);
+	s_rec(&sd, A0 | FX, 2, m, s_session_msg(m, 5, PH_METHOD_PUNCH, STUN_CLASS_SUCCESS));
+	s_rec(&sd, B1 | FX | BOB, 2, m,
+	      s_session_msg(m, 6, PH_METHOD_FETCH, STUN_CLASS_REQUEST));
+	s_rec(&sd, A0 | FX, 2, m, s_session_msg(m, 7, PH_METHOD_FETCH, STUN_CLASS_REQUEST));
+	s_rec(&sd, B1 | FX | BOB, 2, m, s_keepalive(m, 8, true));
+	s_rec(&sd, B1 | FX | BOB, 2, m,
+	      s_session_msg(m, 9, PH_METHOD_LOGOUT, STUN_CLASS_REQUEST));
+	s_rec(&sd, A0 | FX, 2, m, s_session_msg(m, 10, PH_METHOD_PRESENCE, STUN_CLASS_SUCCESS));
+	put("server", "punch-presence", sd.b, sd.n);
+	sd.b[0] = FUZZ_SRV_O_KMAP;
+	put("server", "punch-presence-kmap", sd.b, sd.n);
+
+	/* The same with the punch never acked: bob answered at the deadline, retransmissions. */
+	s_begin(&sd, 0);
+	s_alice_login(&sd, m, 1, A0);
+	s_bob_login(&sd, m, 3);
+	for (int i = 0; i < 8; i++)
+		s_rec(&sd, FUZZ_SRV_F_TICK, 10, NULL, 0);
+	s_rec(&sd, A3 | FX, 2, m, s_keepalive(m, 5, true));
+	s_rec(&sd, A0 | FX, 2, m, s_session_msg(m, 6, PH_METHOD_PRESENCE, STUN_CLASS_ERROR));
+	put("server", "punch-unacked", sd.b, sd.n);
+
+	/* Short keepalives: the session times out, its keepalive then hears 401. */
+	s_begin(&sd, FUZZ_SRV_O_FAST_KA | FUZZ_SRV_O_NO_WAIT);
+	s_alice_login(&sd, m, 1, A0);
+	s_bob_login(&sd, m, 3);
+	s_rec(&sd, A0 | FX, 20, m, s_keepalive(m, 5, true));
+	s_rec(&sd, FUZZ_SRV_F_TICK, 40, NULL, 0);
+	s_rec(&sd, FUZZ_SRV_F_TICK, 40, NULL, 0);
+	s_rec(&sd, A0 | FX, 40, m, s_keepalive(m, 6, true));
+	s_rec(&sd, A0, 1, m, s_keepalive(m, 7, false));
+	put("server", "timeouts", sd.b, sd.n);
+	sd.b[0] |= FUZZ_SRV_O_KMAP | FUZZ_SRV_O_ONE_SESSION;
+	put("server", "timeouts-kmap-one", sd.b, sd.n);
+
+	/* A LOGIN retransmitted (same answer), replayed from elsewhere (401), then replaced. */
+	s_begin(&sd, 0);
+	s_alice_login(&sd, m, 1, A0);
+	s_rec(&sd, A0 | FX, 1, m,
+	      s_login(m, 2, "alice", SA(srcs_v4_0), PH_FILTER_ADDRESS_PORT_DEPENDENT));
+	s_rec(&sd, A3 | FX, 1, m,
+	      s_login(m, 2, "alice", SA(srcs_v4_0), PH_FILTER_ADDRESS_PORT_DEPENDENT));
+	s_alice_login(&sd, m, 9, V6);
+	s_rec(&sd, V6 | FX | (1 << 4), 1, m, s_keepalive(m, 11, true));
+	put("server", "retransmit-replay", sd.b, sd.n);
+
+	/* Rate limit (2/s per IP: sources 0 and 3 share one) and a full session table. */
+	s_begin(&sd, FUZZ_SRV_O_RATE | FUZZ_SRV_O_ONE_SESSION | FUZZ_SRV_O_NO_WAIT);
+	for (uint8_t i = 0; i < 4; i++)
+		s_rec(&sd, i & 1 ? A3 : A0, 0, m, s_login(m, 20 + i, NULL, NULL, 0));
+	s_alice_login(&sd, m, 1, A0);
+	s_alice_login(&sd, m, 3, A0);
+	s_bob_login(&sd, m, 5);
+	put("server", "rate-full", sd.b, sd.n);
+
+	/* Plain STUN on every socket: RFC 5780 routing, the IPv6 wildcard, bad requests. */
+	s_begin(&sd, 0);
+	for (uint8_t sock = 0; sock < 5; sock++) {
+		s_rec(&sd, A0 | sock << 4, 0, m, s_binding(m, 1, 0, sock & 1));
+		s_rec(&sd, V6 | sock << 4, 0, m,
+		      s_binding(m, 2, STUN_CHANGE_IP | STUN_CHANGE_PORT, true));
+		s_rec(&sd, B1 | sock << 4, 0, m, s_binding(m, 3, STUN_CHANGE_PORT, false));
+	}
+	s_rec(&sd, A0, 0, m, s_session_msg(m, 4, PH_METHOD_FETCH, STUN_CLASS_REQUEST));
+	s_rec(&sd, A0, 0, m, s_session_msg(m, 5, PH_METHOD_ONLINE, STUN_CLASS_REQUEST));
+	s_rec(&sd, A0, 0, (const uint8_t *)"not stun at all, just bytes", 27);
+	put("server", "binding", sd.b, sd.n);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t bufs[16][1500], signed_bufs[16][1500];
@@ -306,6 +523,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	out_dir = argv[1];
+	srcs_v4_0 = v4("198.18.1.1", 5000);
 	n = access_msgs(bufs, lens, NULL);
 	ns = access_msgs(signed_bufs, slens, key);
 	if (n < 0 || ns != n)
@@ -321,5 +539,6 @@ int main(int argc, char **argv)
 	binding_seeds();
 	nonce_seeds();
 	endpoint_seeds(bufs, lens);
+	server_seeds();
 	return 0;
 }
