@@ -25,7 +25,7 @@ static char err[CONFIG_ERR_LEN];
 			    sizeof(err));                                                          \
 	})
 
-static char *write_file(const char *text)
+static char *write_bytes(const char *text, size_t len)
 {
 	static char path[64];
 	int fd;
@@ -33,9 +33,14 @@ static char *write_file(const char *text)
 	snprintf(path, sizeof(path), "/tmp/test_config_server_%d_XXXXXX", getpid());
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
 	close(fd);
 	return path;
+}
+
+static char *write_file(const char *text)
+{
+	return write_bytes(text, strlen(text));
 }
 
 static void assert_listen(const struct config *c, size_t i, const char *want)
@@ -185,6 +190,17 @@ static void file_error(const char *text, int line, const char *want)
 
 static void test_file_errors(void **state)
 {
+	static const char nul[] = "realm = a\0b\n";
+	char expect[CONFIG_ERR_LEN], *path;
+	struct config c;
+
+	/* A NUL byte would cut the value short without a word. */
+	path = write_bytes(nul, sizeof(nul) - 1);
+	snprintf(expect, sizeof(expect), "%s:1: NUL byte in line", path);
+	assert_int_equal(LOAD(&c, "--config", path), -EINVAL);
+	assert_string_equal(err, expect);
+	unlink(path);
+
 	file_error("listen 198.18.0.1\nlisen 198.18.0.2\n", 2, "unknown key 'lisen'");
 	file_error("# c\n\nlisten = junk\n", 3,
 		   "listen 'junk': not IP, IP:PORT, IPv6 or [IPv6]:PORT with port 1-65535");

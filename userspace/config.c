@@ -453,10 +453,15 @@ static int parse_line(struct config *c, char *line, char *err, size_t n)
 	return o->set(c, *v ? v : NULL, SRC_FILE, err, n);
 }
 
+/* Longer config lines are refused (a value never needs more; a runaway file is not read whole). */
+#define CONFIG_LINE_MAX 4094
+
 int config_parse_file(struct config *c, const char *path, char *err, size_t errlen)
 {
-	char line[4096], msg[CONFIG_ERR_LEN];
+	char *line = NULL, msg[CONFIG_ERR_LEN];
 	unsigned int lineno = 0;
+	size_t cap = 0;
+	ssize_t len;
 	int ret = 0;
 	FILE *f;
 
@@ -466,13 +471,19 @@ int config_parse_file(struct config *c, const char *path, char *err, size_t errl
 		seterr(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while ((len = getline(&line, &cap, f)) >= 0) {
 		char *s, *hash;
 
 		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			seterr(err, errlen, "%s:%u: line longer than %zu bytes", path, lineno,
-			       sizeof(line) - 2);
+		if (len > CONFIG_LINE_MAX) {
+			seterr(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
+			       CONFIG_LINE_MAX);
+			ret = -EINVAL;
+			goto out;
+		}
+		/* A NUL would cut the line short without a word: "realm = a\0b" is not "a". */
+		if (strlen(line) != (size_t)len) {
+			seterr(err, errlen, "%s:%u: NUL byte in line", path, lineno);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -497,6 +508,7 @@ int config_parse_file(struct config *c, const char *path, char *err, size_t errl
 		seterr(err, errlen, "%s: read error", path);
 	}
 out:
+	free(line);
 	fclose(f);
 	return ret;
 }
