@@ -47,8 +47,10 @@ int sessions_init(struct sessions *t, uint32_t cap)
 
 void sessions_fini(struct sessions *t)
 {
-	if (t->v)
-		explicit_bzero(t->v, (size_t)t->cap * sizeof(*t->v));
+	/* Only live slots hold secrets (a freed one is wiped): never touch the untouched pages. */
+	for (uint32_t i = t->v && t->live ? sessions_next_live(t, 0) : t->cap; i < t->cap;
+	     i = sessions_next_live(t, i + 1))
+		explicit_bzero(&t->v[i], sizeof(t->v[i]));
 	free(t->v);
 	free(t->live);
 	free(t->by_name);
