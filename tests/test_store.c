@@ -653,6 +653,45 @@ static void test_second_connection(void **state)
 	store_close(srv);
 }
 
+/*
+ * The server's contact lists are remembered between calls: a change made
+ * by another connection (pinholectl) or by this one is seen on the very
+ * next call, and session writes do not throw the lists away.
+ */
+static void test_contact_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct store *srv = open_new(f), *ctl;
+	struct store_session ss;
+
+	add_user(srv, "alice", "a");
+	add_user(srv, "bob", "b");
+	add_user(srv, "carol", "c");
+	assert_int_equal(store_contact_allow(srv, "alice", "bob"), 0);
+	assert_int_equal(count_contacts(srv, "alice", STORE_CONTACT_OUT), 1);
+	assert_int_equal(count_contacts(srv, "alice", STORE_CONTACT_OUT), 1);
+	assert_int_equal(count_contacts(srv, "bob", STORE_CONTACT_IN), 1);
+	/* This connection's own change. */
+	assert_int_equal(store_contact_allow(srv, "alice", "carol"), 0);
+	assert_int_equal(count_contacts(srv, "alice", STORE_CONTACT_OUT), 2);
+	/* Another connection's change. */
+	ctl = store_open(f->db, 0, NULL);
+	assert_non_null(ctl);
+	assert_int_equal(store_contact_deny(ctl, "alice", "bob"), 0);
+	assert_int_equal(count_contacts(srv, "alice", STORE_CONTACT_OUT), 1);
+	assert_int_equal(count_contacts(srv, "bob", STORE_CONTACT_IN), 0);
+	/* A user deleted elsewhere is unknown again, not "no contacts". */
+	assert_int_equal(store_user_del(ctl, "carol"), 0);
+	assert_int_equal(count_contacts(srv, "carol", STORE_CONTACT_OUT), -ENOENT);
+	assert_int_equal(count_contacts(srv, "alice", STORE_CONTACT_OUT), 0);
+	/* Session rows written here change nothing in the lists. */
+	make_session(&ss, 5, "alice", 1000);
+	assert_int_equal(store_session_put(srv, &ss), 0);
+	assert_int_equal(count_contacts(srv, "alice", STORE_CONTACT_OUT), 0);
+	store_close(ctl);
+	store_close(srv);
+}
+
 static void test_readonly_handle(void **state)
 {
 	struct fixture *f = *state;
@@ -870,6 +909,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_secrets_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_del_cascades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contact_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),

@@ -104,6 +104,7 @@ enum stmt {
 	ST_SESSION_LIST_USER,
 	ST_META_GET,
 	ST_META_PUT,
+	ST_DATA_VERSION,
 	ST_MAX,
 };
 
@@ -157,6 +158,24 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_PUT] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
 			"ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+};
+
+/*
+ * Contact lists, remembered: a login reads its user's lists up to five
+ * times (punches, profile, presence both ways, FETCH), each two statements.
+ * One entry per (name, direction) slot, kept until this connection changes
+ * users or contacts or another connection commits (PRAGMA data_version).
+ */
+#define CONTACT_CACHE_SLOTS 4096
+
+struct contact_cache {
+	char name[STORE_NAME_MAX + 1];
+	uint8_t dir;	/* 1 + enum store_contact_dir; 0: empty */
+	int err;	/* 0, or -ENOENT: no such user */
+	uint32_t n;	/* names, each NUL-terminated, back to back in names */
+	char *names;
+	size_t len, cap;
 };
 
 struct store {
@@ -166,7 +185,15 @@ struct store {
 	char realm[STORE_REALM_MAX + 1];
 	int version;
 	bool readonly;
+	struct contact_cache *cc; /* NULL: not allocated yet */
+	int64_t cc_version;	  /* data_version the entries were read at */
 };
+
+static void cache_flush(struct store *s)
+{
+	for (unsigned int i = 0; s->cc && i < CONTACT_CACHE_SLOTS; i++)
+		s->cc[i].dir = 0;
+}
 
 /* --- errors ------------------------------------------------------------- */
 
@@ -254,6 +281,9 @@ static int exec_stmt(struct store *s, enum stmt id, const char *what)
 	int err = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, what);
 
 	stmt_done(st);
+	/* Our own writes to users or contacts: data_version does not count them. */
+	if (id < ST_SESSION_PUT)
+		cache_flush(s);
 	return err;
 }
 
@@ -593,6 +623,9 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->st[i]);
 	if (sqlite3_close(s->db) != SQLITE_OK)
 		pr_warn("store: close %s: %s", s->path, sqlite3_errmsg(s->db));
+	for (i = 0; s->cc && i < CONTACT_CACHE_SLOTS; i++)
+		free(s->cc[i].names);
+	free(s->cc);
 	free(s->path);
 	free(s);
 }
@@ -869,31 +902,115 @@ int store_contact_check(struct store *s, const char *a, const char *b)
 	return err;
 }
 
+/* Has another connection committed since the cache was filled?  Then empty it. */
+static int cache_check(struct store *s)
+{
+	sqlite3_stmt *st = s->st[ST_DATA_VERSION];
+	int64_t v;
+	int rc;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		stmt_done(st);
+		return sql_fail(s, rc, "data version");
+	}
+	v = sqlite3_column_int64(st, 0);
+	stmt_done(st);
+	if (v != s->cc_version) {
+		cache_flush(s);
+		s->cc_version = v;
+	}
+	if (!s->cc) {
+		s->cc = calloc(CONTACT_CACHE_SLOTS, sizeof(*s->cc));
+		if (!s->cc)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Read @name's list in direction @dir from the file into cache entry @e. */
+static int cache_fill(struct store *s, struct contact_cache *e, const char *name,
+		      enum store_contact_dir dir)
+{
+	sqlite3_stmt *st;
+	size_t l;
+	int rc, err;
+
+	e->dir = 0;
+	e->n = 0;
+	e->len = 0;
+	strcpy(e->name, name);
+	/* An unknown user and a user without contacts must not look alike. */
+	err = user_exists(s, name);
+	if (err && err != -ENOENT)
+		return err;
+	e->err = err;
+	st = s->st[dir == STORE_CONTACT_OUT ? ST_CONTACT_OUT : ST_CONTACT_IN];
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *c = (const char *)sqlite3_column_text(st, 0);
+
+		if (!c) {
+			err = -EUCLEAN;
+			break;
+		}
+		l = strlen(c) + 1;
+		if (e->len + l > e->cap) {
+			size_t cap = e->cap ? 2 * e->cap : 1024;
+			char *v;
+
+			while (cap < e->len + l)
+				cap *= 2;
+			v = realloc(e->names, cap);
+			if (!v) {
+				err = -ENOMEM;
+				break;
+			}
+			e->names = v;
+			e->cap = cap;
+		}
+		memcpy(e->names + e->len, c, l);
+		e->len += l;
+		e->n++;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = sql_fail(s, rc, "list contacts");
+	stmt_done(st);
+	if (!err)
+		e->dir = 1 + dir;
+	return err;
+}
+
 int store_contact_list(struct store *s, const char *name, enum store_contact_dir dir,
 		       store_contact_cb cb, void *ctx)
 {
-	sqlite3_stmt *st;
-	int rc, err;
+	uint32_t h = 2166136261u ^ dir;
+	struct contact_cache *e;
+	const char *p;
+	int err;
 
 	if (store_name_check(name) || (dir != STORE_CONTACT_OUT && dir != STORE_CONTACT_IN))
 		return -EINVAL;
-	/* An unknown user and a user without contacts must not look alike. */
-	err = user_exists(s, name);
+	err = cache_check(s);
 	if (err)
 		return err;
-	st = s->st[dir == STORE_CONTACT_OUT ? ST_CONTACT_OUT : ST_CONTACT_IN];
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *c = sqlite3_column_text(st, 0);
-
-		err = c ? cb((const char *)c, ctx) : -EUCLEAN;
+	for (p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	e = &s->cc[h % CONTACT_CACHE_SLOTS];
+	if (e->dir != 1 + dir || strcmp(e->name, name)) {
+		err = cache_fill(s, e, name, dir);
 		if (err)
-			break;
+			return err;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		err = sql_fail(s, rc, "list contacts");
-	stmt_done(st);
-	return err;
+	if (e->err)
+		return e->err;
+	p = e->names;
+	for (uint32_t i = 0; i < e->n; i++, p += strlen(p) + 1) {
+		err = cb(p, ctx);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* --- sessions ------------------------------------------------------------- */
