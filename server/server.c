@@ -92,29 +92,36 @@ static int pair_secret_load(struct srv *s)
 	return 0;
 }
 
-/* The socket a session reaching local address @local talks through (@fallback if none). */
+static uint16_t port_of(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_port;
+	if (sa->sa_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)sa)->sin6_port;
+	return 0;
+}
+
+/*
+ * The socket that receives at local address @local: the one bound to it,
+ * else a wildcard one on its port (an IPv4 wildcard takes no IPv6), else
+ * @fallback.
+ */
 static unsigned int sock_for(const struct srv *s, const struct sockaddr *local,
 			     unsigned int fallback)
 {
-	const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)local;
-	uint16_t port = local->sa_family == AF_INET
-			    ? ((const struct sockaddr_in *)local)->sin_port
-			    : l6->sin6_port;
 	unsigned int i, wild = fallback;
 
 	for (i = 0; i < s->o.n_socks; i++) {
 		const struct sockaddr *a = (const struct sockaddr *)&s->o.socks[i].addr;
-		struct sockaddr_storage probe;
 
-		if (s->o.socks[i].wildcard) {
-			memcpy(&probe, a, addr_len(a));
-			addr_set_port((struct sockaddr *)&probe, ntohs(port));
-			if (!addr_cmp((const struct sockaddr *)&probe, a) && wild == fallback)
-				wild = i;
+		if (!s->o.socks[i].wildcard) {
+			if (!addr_cmp(a, local))
+				return i;
 			continue;
 		}
-		if (!addr_cmp(a, local))
-			return i;
+		if (wild == fallback && port_of(a) == port_of(local) &&
+		    !(a->sa_family == AF_INET && local->sa_family == AF_INET6))
+			wild = i;
 	}
 	return wild;
 }
