@@ -34,6 +34,7 @@
 #include "pinhole_kern_user.h"
 #include "stun_proto.h"
 #include "crc32_table.h"
+#include "frame_util.h"
 #include "access_proto.h"
 #include "addr.h"
 #include "binding.h"
@@ -62,51 +63,6 @@ static const uint8_t tid[STUN_TID_LEN] = {0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
 static struct pinhole *skel;
 static int ncpus;
 
-/* ---- an independent checksum: 16-bit big-endian words, RFC 1071 ---- */
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold16(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return s;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)p[0] << 8 | p[1];
-}
-
-/* Sum of the UDP pseudo-header (addresses of alen bytes each at saddr, daddr). */
-static uint32_t pseudo_sum(const uint8_t *saddr, const uint8_t *daddr, size_t alen, size_t ulen)
-{
-	uint32_t s = sum16(saddr, alen, 0);
-
-	s = sum16(daddr, alen, s);
-	return s + IPPROTO_UDP + (uint32_t)ulen;
-}
 
 /* ---- STUN messages ---- */
 
@@ -569,6 +525,34 @@ static size_t build_frame(uint8_t *f, const struct fopt *o, const uint8_t *pl, s
 	return off + o->trailer;
 }
 
+/* @addr (4 or 16 bytes, network order) and @port (host order) as a socket address. */
+static void to_sockaddr(bool v6, const void *addr, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, addr, 16);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		memcpy(&s4->sin_addr, addr, 4);
+	}
+}
+
+/* The text address @text at @port as a socket address. */
+static void text_sockaddr(bool v6, const char *text, uint16_t port, struct sockaddr_storage *ss)
+{
+	uint8_t a[16];
+
+	assert_int_equal(inet_pton(v6 ? AF_INET6 : AF_INET, text, a), 1);
+	to_sockaddr(v6, a, port, ss);
+}
+
 /*
  * The OTHER-ADDRESS the listener o->dport is given in group_setup(), or
  * false when that listener has no RFC 5780 service.
@@ -579,20 +563,7 @@ static bool rfc_other(const struct fopt *o, struct sockaddr_storage *other)
 
 	if (o->dport != RFC_PORT && o->dport != RFC_X_PORT)
 		return false;
-	memset(other, 0, sizeof(*other));
-	if (v6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)other;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(OTHER_PORT);
-		assert_int_equal(inet_pton(AF_INET6, OTHER6, &s6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)other;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(OTHER_PORT);
-		assert_int_equal(inet_pton(AF_INET, OTHER4, &s4->sin_addr), 1);
-	}
+	text_sockaddr(v6, v6 ? OTHER6 : OTHER4, OTHER_PORT, other);
 	return true;
 }
 
@@ -618,20 +589,7 @@ static void dst_addr(const struct fopt *o, struct sockaddr_storage *ss)
 	uint8_t src[16], dst[16];
 
 	addrs(o, src, dst);
-	memset(ss, 0, sizeof(*ss));
-	if (o->v6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(o->dport ? o->dport : SRV_PORT);
-		memcpy(&s6->sin6_addr, dst, 16);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(o->dport ? o->dport : SRV_PORT);
-		memcpy(&s4->sin_addr, dst, 4);
-	}
+	to_sockaddr(o->v6, dst, o->dport ? o->dport : SRV_PORT, ss);
 }
 
 /*
@@ -785,22 +743,10 @@ static void assert_counted(const struct run_result *res, enum ph_xdp_reason reas
 static enum binding_outcome userspace_answer(const struct fopt *o, const struct msg *m,
 					     uint8_t *out, size_t *out_len)
 {
-	struct sockaddr_storage ss = {0}, origin, other;
+	struct sockaddr_storage ss, origin, other;
 	enum binding_outcome oc = BINDING_OUTCOME_MAX;
 
-	if (o->v6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(CLI_PORT);
-		assert_int_equal(inet_pton(AF_INET6, SRC6, &s6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(CLI_PORT);
-		assert_int_equal(inet_pton(AF_INET, SRC4, &s4->sin_addr), 1);
-	}
+	text_sockaddr(o->v6, o->v6 ? SRC6 : SRC4, CLI_PORT, &ss);
 	if (rfc_other(o, &other)) {
 		struct binding_ctx ctx = {(struct sockaddr *)&origin, (struct sockaddr *)&other};
 
@@ -1346,20 +1292,7 @@ static void ka_client(const struct fopt *o, uint16_t port, struct sockaddr_stora
 	uint8_t src[16], dst[16];
 
 	addrs(o, src, dst);
-	memset(ss, 0, sizeof(*ss));
-	if (o->v6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		memcpy(&s6->sin6_addr, src, 16);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		memcpy(&s4->sin_addr, src, 4);
-	}
+	to_sockaddr(o->v6, src, port, ss);
 }
 
 static struct sessmap ka_map;

@@ -54,6 +54,7 @@
 #include "bpf/pinhole.skel.h"
 #include "access.h"
 #include "binding.h"
+#include "frame_util.h"
 #include "pinhole_kern_user.h"
 #include "stun.h"
 
@@ -101,39 +102,6 @@ static uint32_t below(uint32_t n)
 
 /* ---- bytes and checksums ---- */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold16(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-static uint32_t pseudo(const uint8_t *sa, const uint8_t *da, size_t alen, size_t ulen)
-{
-	return sum16(da, alen, sum16(sa, alen, 0)) + IPPROTO_UDP + (uint32_t)ulen;
-}
 
 static void hexdump(const char *what, const uint8_t *p, size_t n)
 {
@@ -268,7 +236,7 @@ static size_t make_frame(uint8_t *f, const struct fo *o, const uint8_t *pl, size
 	put16(udp + 4, (uint16_t)ulen);
 	put16(udp + 6, 0);
 	memcpy(udp + 8, pl, plen);
-	ck = (uint16_t)~fold16(sum16(udp, ulen, pseudo(src, dst, alen, ulen)));
+	ck = (uint16_t)~fold16(sum16(udp, ulen, pseudo_sum(src, dst, alen, ulen)));
 	put16(udp + 6, ck ? ck : 0xffff);
 	return (size_t)(udp - f) + ulen;
 }
@@ -321,7 +289,7 @@ static void view(const uint8_t *f, size_t len, struct view *v)
 	if (get16(v->udp + 4) != ulen || ulen < 8)
 		return;
 	if (get16(v->udp + 6) == 0 ? v->v6
-				   : fold16(sum16(v->udp, ulen, pseudo(v->src, v->dst, alen,
+				   : fold16(sum16(v->udp, ulen, pseudo_sum(v->src, v->dst, alen,
 								       ulen))) != 0xffff)
 		return;
 	v->pl = v->udp + 8;
