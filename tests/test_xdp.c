@@ -34,7 +34,7 @@
 #include "pinhole_kern_user.h"
 #include "stun_proto.h"
 #include "crc32_table.h"
-#include "frame_util.h"
+#include "xdp_util.h"
 #include "access_proto.h"
 #include "addr.h"
 #include "binding.h"
@@ -1245,25 +1245,6 @@ static void test_report_costs(void **state)
 
 /* ---- setup ---- */
 
-/* A listener with RFC 5780 service when other (of other_family) is given. */
-static int add_listener_val(int fd, uint8_t family, const char *addr, uint16_t port,
-			    uint8_t other_family, const char *other, uint16_t other_port)
-{
-	struct ph_listen_key k = {.family = family, .port = htons(port)};
-	struct ph_listen_val v = {0};
-
-	if (addr && inet_pton(family, addr, k.addr) != 1)
-		return -EINVAL;
-	if (other) {
-		v.flags = PH_LISTEN_RFC5780;
-		v.other_family = other_family;
-		v.other_port = htons(other_port);
-		if (inet_pton(other_family, other, v.other_addr) != 1)
-			return -EINVAL;
-	}
-	return bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) ? -errno : 0;
-}
-
 /* ---- keepalives: the sessions array and the events ring ---- */
 
 #define KA_SLOTS	16
@@ -1671,7 +1652,7 @@ static void test_rate_limit(void **state)
 
 static int add_listener(int fd, uint8_t family, const char *addr, uint16_t port)
 {
-	return add_listener_val(fd, family, addr, port, 0, NULL, 0);
+	return xdp_add_listener(fd, family, addr, port, 0, NULL, 0);
 }
 
 static int group_setup(void **state)
@@ -1711,10 +1692,10 @@ static int group_setup(void **state)
 	    add_listener(fd, AF_INET, NULL, WILD_PORT) ||
 	    add_listener(fd, AF_INET6, DST6, SRV_PORT) ||
 	    add_listener(fd, AF_INET6, NULL, WILD_PORT) ||
-	    add_listener_val(fd, AF_INET, DST4, RFC_PORT, AF_INET, OTHER4, OTHER_PORT) ||
-	    add_listener_val(fd, AF_INET6, DST6, RFC_PORT, AF_INET6, OTHER6, OTHER_PORT) ||
-	    add_listener_val(fd, AF_INET, DST4, RFC_X_PORT, AF_INET6, OTHER6, OTHER_PORT) ||
-	    add_listener_val(fd, AF_INET6, DST6, RFC_X_PORT, AF_INET, OTHER4, OTHER_PORT))
+	    xdp_add_listener(fd, AF_INET, DST4, RFC_PORT, AF_INET, OTHER4, OTHER_PORT) ||
+	    xdp_add_listener(fd, AF_INET6, DST6, RFC_PORT, AF_INET6, OTHER6, OTHER_PORT) ||
+	    xdp_add_listener(fd, AF_INET, DST4, RFC_X_PORT, AF_INET6, OTHER6, OTHER_PORT) ||
+	    xdp_add_listener(fd, AF_INET6, DST6, RFC_X_PORT, AF_INET, OTHER4, OTHER_PORT))
 		goto err_skel;
 	return 0;
 

@@ -54,7 +54,7 @@
 #include "bpf/pinhole.skel.h"
 #include "access.h"
 #include "binding.h"
-#include "frame_util.h"
+#include "xdp_util.h"
 #include "pinhole_kern_user.h"
 #include "stun.h"
 
@@ -806,19 +806,7 @@ static void test_keepalive_answers_match_server(void **state)
 
 static int add_listener(int fd, uint8_t family, const char *addr, uint16_t port, bool rfc)
 {
-	struct ph_listen_key k = {.family = family, .port = htons(port)};
-	struct ph_listen_val v = {0};
-
-	if (inet_pton(family, addr, k.addr) != 1)
-		return -EINVAL;
-	if (rfc) {
-		v.flags = PH_LISTEN_RFC5780;
-		v.other_family = AF_INET;
-		v.other_port = htons(OTHER_PORT);
-		if (inet_pton(AF_INET, OTHER4, v.other_addr) != 1)
-			return -EINVAL;
-	}
-	return bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) ? -errno : 0;
+	return xdp_add_listener(fd, family, addr, port, AF_INET, rfc ? OTHER4 : NULL, OTHER_PORT);
 }
 
 static int group_setup(void **state)
