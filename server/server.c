@@ -1277,7 +1277,12 @@ static void sweep_chunk(struct srv *s, uint64_t now_ms)
 		 * --punch-wait; one whose answer never went out (it could not be
 		 * built) would otherwise hold its slot forever.
 		 */
-		if (now_ms - a->last_ms <= s->ka_timeout_ms)
+		/*
+		 * With --workers N the caller read the clock before waiting for the
+		 * lock: a session another worker refreshed meanwhile can be newer than
+		 * @now_ms, and must not look 2^64 ms old.
+		 */
+		if (a->last_ms >= now_ms || now_ms - a->last_ms <= s->ka_timeout_ms)
 			continue;
 		s->st.timeouts++;
 		end_session(s, a, "timeout", now_ms);

@@ -1014,6 +1014,28 @@ static void test_sweep_unannounced(void **state)
 }
 
 /*
+ * --workers N: a tick that read the clock before waiting for the lock
+ * runs after another worker refreshed a session, so the session is newer
+ * than the tick's "now".  It must not look ancient (the unsigned age
+ * wrapped once and ended fresh logins as timeouts).
+ */
+static void test_sweep_stale_clock(void **state)
+{
+	struct fix *f = *state;
+	struct session *z = sessions_add(&f->s.sessions, "fresh");
+
+	assert_non_null(z);
+	z->last_ms = f->now + 5;
+	srv_tick(&f->s, &io, f->now);
+	assert_int_equal(srv_sessions(&f->s), 1);
+	assert_int_equal(f->s.st.timeouts, 0);
+	/* And it still times out when its time comes. */
+	f->now += 5 + 60000 + f->s.sweep_period_ms + 1;
+	srv_tick(&f->s, &io, f->now);
+	assert_int_equal(srv_sessions(&f->s), 0);
+}
+
+/*
  * The store locked by another writer (pinholectl in a transaction):
  * logins and logouts still work (the session table is the truth; the
  * store's rows are bookkeeping), each failure is counted, nothing crashes.
@@ -1155,6 +1177,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_relogin_keeps_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reflection_bounds, setup_rate, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_unannounced, setup, teardown),
+cmocka_unit_test_setup_teardown(test_sweep_stale_clock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_busy, setup, teardown),
 	    cmocka_unit_test(test_rfc5780),
 	};
