@@ -31,6 +31,7 @@
 #include "nspp.h"
 #include "rig.h"
 #include "selftest.h"
+#include "sessions.h"
 
 #define DEFAULT_SRC_NET		"198.18.128.0/17"
 #define DEFAULT_PORT_BASE	1024
@@ -642,6 +643,7 @@ static const struct {
 } modes[] = {
 	{"binding", mode_binding, "offer STUN Binding requests through a veth, count answers"},
 	{"nspp", mode_nspp, "ns/packet of pinhole_xdp vs bare_tx by BPF_PROG_TEST_RUN"},
+	{"sessions", sessions_main, "log in N endpoints, hold them with in-kernel keepalives"},
 	{"selftest", selftest_main, "check the generator's frames and the counter"},
 };
 

@@ -20,7 +20,8 @@ struct loadgen {
 };
 
 struct worker {
-	struct loadgen *g;
+	int prog_fd;
+	size_t frame_len;
 	const struct loadgen_run_opts *r;
 	pthread_t tid;
 	int cpu;
@@ -150,18 +151,18 @@ static void *worker_main(void *arg)
 	struct worker *t = arg;
 	const struct loadgen_run_opts *r = t->r;
 	/* Only the first page-pool fill copies this; the program rewrites each frame anyway. */
-	uint8_t frame[BENCH_FRAME_LEN] = {};
+	uint8_t frame[LOADGEN_FRAME_MAX] = {};
 	/* With a ctx, the kernel insists data_end matches the data size. */
-	struct xdp_md ctx = {.data_end = sizeof(frame), .ingress_ifindex = r->ifindex};
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = sizeof(frame),
+	struct xdp_md ctx = {.data_end = t->frame_len, .ingress_ifindex = r->ifindex};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = t->frame_len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
-	int fd = bpf_program__fd(t->g->skel->progs.gen_binding);
+	int fd = t->prog_fd;
 	uint64_t rate = r->rate_pps / r->threads, now, elapsed, call_ns;
 	uint32_t batch = r->batch ? r->batch : AUTO_FIRST;
 
-	/* A paced run sends in bursts of at most 1/20 s worth of frames. */
-	if (rate && batch > rate / 20)
+	/* A paced run sends in bursts of at most 1/20 s worth of frames (unless told). */
+	if (rate && !r->batch && batch > rate / 20)
 		batch = rate / 20 > AUTO_MIN ? rate / 20 : AUTO_MIN;
 	t->err = rig_pin_cpu(t->cpu);
 	if (t->err) {
@@ -178,7 +179,9 @@ static void *worker_main(void *arg)
 			uint64_t due_ns = t->sent * 1000000000ull / rate;
 
 			if (due_ns > elapsed) {
-				sleep_ns(due_ns - elapsed);
+				/* Never past the end: a slow rate must not stretch the run. */
+				sleep_ns(due_ns < r->duration_ns ? due_ns - elapsed
+								  : r->duration_ns - elapsed);
 				continue;
 			}
 		}
@@ -201,21 +204,23 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int loadgen_run(struct loadgen *g, const struct loadgen_run_opts *r, struct loadgen_result *res)
+/* Run the worker threads; res->frames is left to the caller. */
+static int drive(int prog_fd, size_t frame_len, int ncpus, const struct loadgen_run_opts *r,
+		 struct loadgen_result *res)
 {
 	struct worker *t;
-	uint64_t before, first = UINT64_MAX, last = 0;
+	uint64_t first = UINT64_MAX, last = 0;
 	int i, started = 0, err = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (r->threads < 1 || !r->duration_ns)
+	if (r->threads < 1 || !r->duration_ns || !frame_len || frame_len > LOADGEN_FRAME_MAX)
 		return -EINVAL;
 	t = calloc(r->threads, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	before = loadgen_frames(g);
 	for (i = 0; i < r->threads; i++) {
-		t[i] = (struct worker){.g = g, .r = r, .cpu = i % g->ncpus};
+		t[i] = (struct worker){.prog_fd = prog_fd, .frame_len = frame_len, .r = r,
+				       .cpu = i % ncpus};
 		err = -pthread_create(&t[i].tid, NULL, worker_main, &t[i]);
 		if (err) {
 			pr_err("gen: cannot start thread %d: %s", i, strerror(-err));
@@ -232,9 +237,30 @@ int loadgen_run(struct loadgen *g, const struct loadgen_run_opts *r, struct load
 		if (t[i].end_ns > last)
 			last = t[i].end_ns;
 		res->calls += t[i].calls;
+		res->frames += t[i].sent;
 	}
-	res->frames = loadgen_frames(g) - before;
 	res->elapsed_ns = last > first ? last - first : 0;
 	free(t);
 	return err;
+}
+
+int loadgen_run(struct loadgen *g, const struct loadgen_run_opts *r, struct loadgen_result *res)
+{
+	uint64_t before = loadgen_frames(g);
+	int err;
+
+	err = drive(bpf_program__fd(g->skel->progs.gen_binding), BENCH_FRAME_LEN, g->ncpus, r,
+		    res);
+	res->frames = loadgen_frames(g) - before;
+	return err;
+}
+
+int loadgen_drive(int prog_fd, size_t frame_len, const struct loadgen_run_opts *r,
+		  struct loadgen_result *res)
+{
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus < 1)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	return drive(prog_fd, frame_len, ncpus, r, res);
 }

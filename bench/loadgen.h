@@ -45,6 +45,9 @@ struct loadgen_result {
 
 struct loadgen;
 
+/* Longest frame loadgen_drive() hands a generator program. */
+#define LOADGEN_FRAME_MAX	256
+
 /*
  * Open and load the generator for @o.  Returns NULL with errno set: EINVAL
  * when @o is inconsistent (no sources, port range past 65535), else what
@@ -69,5 +72,16 @@ uint64_t loadgen_frames(struct loadgen *g);
  * (then @res holds what was sent before it failed).
  */
 int loadgen_run(struct loadgen *g, const struct loadgen_run_opts *r, struct loadgen_result *res);
+
+/*
+ * Drive any generator program @prog_fd the same way (threads, batches,
+ * pacing, stop flag), with input frames of @frame_len bytes (at most
+ * LOADGEN_FRAME_MAX) that the program must rewrite completely on every run.
+ * res->frames counts the runs of successful calls (frames sent or, if the
+ * program dropped some, attempted).  Returns 0 or a negative errno as
+ * loadgen_run() does.
+ */
+int loadgen_drive(int prog_fd, size_t frame_len, const struct loadgen_run_opts *r,
+		  struct loadgen_result *res);
 
 #endif
