@@ -1256,28 +1256,34 @@ static void sweep_chunk(struct srv *s, uint64_t now_ms)
 	}
 	for (; seen < SWEEP_CHUNK; slot++, seen++) {
 		struct session *a;
+		uint64_t age_ms = UINT64_MAX;
 
 		slot = sessions_next_live(&s->sessions, slot);
 		if (slot >= s->sessions.cap)
 			break;
-		a = &s->sessions.v[slot];
 		if (s->o.kmap) {
 			const volatile struct ph_session *k = sessmap_slot(s->o.kmap, slot);
 			uint32_t last_seen = k->last_seen;
 
-			if (k->id == a->id) {
-				uint64_t age_ms = now_s > last_seen ? (uint64_t)(now_s - last_seen) * 1000 : 0;
-
-				if (now_ms > age_ms && now_ms - age_ms > a->last_ms)
-					a->last_ms = now_ms - age_ms;
+			/*
+			 * The common case decided from the packed ids and the mapped
+			 * array alone: ten million sessions never pull their 480-byte
+			 * records through the cache.
+			 */
+			if (k->id == s->sessions.ids[slot]) {
+				age_ms = now_s > last_seen ? (uint64_t)(now_s - last_seen) * 1000 : 0;
+				if (age_ms <= s->ka_timeout_ms)
+					continue;
 			}
 		}
+		a = &s->sessions.v[slot];
+		if (age_ms != UINT64_MAX && now_ms > age_ms && now_ms - age_ms > a->last_ms)
+			a->last_ms = now_ms - age_ms;
 		/*
 		 * A login still waiting for punch acks is answered within
 		 * --punch-wait; one whose answer never went out (it could not be
 		 * built) would otherwise hold its slot forever.
-		 */
-		/*
+		 *
 		 * With --workers N the caller read the clock before waiting for the
 		 * lock: a session another worker refreshed meanwhile can be newer than
 		 * @now_ms, and must not look 2^64 ms old.

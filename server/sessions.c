@@ -35,8 +35,9 @@ int sessions_init(struct sessions *t, uint32_t cap)
 		buckets <<= 1;
 	t->v = calloc(cap, sizeof(*t->v));
 	t->live = calloc((cap + 63) / 64, sizeof(*t->live));
+	t->ids = calloc(cap, sizeof(*t->ids));
 	t->by_name = calloc(buckets, sizeof(*t->by_name));
-	if (!t->v || !t->live || !t->by_name) {
+	if (!t->v || !t->live || !t->ids || !t->by_name) {
 		sessions_fini(t);
 		return -ENOMEM;
 	}
@@ -53,6 +54,7 @@ void sessions_fini(struct sessions *t)
 		explicit_bzero(&t->v[i], sizeof(t->v[i]));
 	free(t->v);
 	free(t->live);
+	free(t->ids);
 	free(t->by_name);
 	memset(t, 0, sizeof(*t));
 }
@@ -101,6 +103,7 @@ static struct session *claim(struct sessions *t, uint32_t slot, uint32_t id, con
 	s->next_name = t->by_name[b];
 	t->by_name[b] = slot + 1;
 	t->live[slot / 64] |= 1ull << (slot % 64);
+	t->ids[slot] = id;
 	t->n++;
 	t->free_hint = (slot + 1) % t->cap;
 	return s;
@@ -179,6 +182,7 @@ void sessions_del(struct sessions *t, struct session *s)
 	unlink_name(t, &t->by_name[name_hash(s->user) & t->mask], slot);
 	explicit_bzero(s, sizeof(*s));
 	t->live[slot / 64] &= ~(1ull << (slot % 64));
+	t->ids[slot] = 0;
 	t->n--;
 }
 

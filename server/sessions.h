@@ -60,6 +60,7 @@ struct sessions {
 	struct session *v;
 	uint32_t cap, n;
 	uint64_t *live;	   /* a bit per slot: sweeps skip the empty ones without touching them */
+	uint32_t *ids;	   /* v[i].id, packed: a sweep compares ids without loading sessions */
 	uint32_t *by_name; /* bucket heads (index + 1; 0 = empty) */
 	uint32_t mask;
 	uint32_t free_hint;
