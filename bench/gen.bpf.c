@@ -7,12 +7,7 @@
  * the kernel recycles those pages without copying data_in again, and the
  * responder rewrote the previous request into a response in place.
  */
-#include <linux/bpf.h>
-#include <linux/in.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-
-#include "bench_kern_user.h"
+#include "bench_bpf.h"
 
 struct bench_gen_cfg gen_cfg;
 
@@ -22,23 +17,6 @@ struct {
 	__type(value, struct bench_gen_state);
 	__uint(max_entries, 1);
 } gen_state SEC(".maps");
-
-/* One's complement sum of @n 16-bit words as they lie in memory. */
-static __always_inline __u32 sum16(const __u16 *w, int n)
-{
-	__u32 s = 0;
-
-	for (int i = 0; i < n; i++)
-		s += w[i];
-	return s;
-}
-
-static __always_inline __u16 csum_fold(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
 
 SEC("xdp")
 int gen_binding(struct xdp_md *ctx)
@@ -67,21 +45,8 @@ int gen_binding(struct xdp_md *ctx)
 	saddr = bpf_htonl(gen_cfg.src_base + j % gen_cfg.src_addrs);
 	sport = bpf_htons(gen_cfg.port_base + j / gen_cfg.src_addrs);
 
-	__builtin_memcpy(eth->h_dest, gen_cfg.dst_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, gen_cfg.src_mac, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IP);
-
-	*(__u8 *)ip = 0x45;	/* version 4, no options */
-	ip->tos = 0;
-	ip->tot_len = bpf_htons(BENCH_FRAME_LEN - BENCH_OFF_IP);
-	ip->id = bpf_htons((__u16)k);
-	ip->frag_off = bpf_htons(0x4000);	/* DF */
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_UDP;
-	ip->check = 0;
-	ip->saddr = saddr;
-	ip->daddr = gen_cfg.dst_addr;
-	ip->check = csum_fold(sum16((const __u16 *)ip, sizeof(*ip) / 2));
+	bench_eth_ip4_write(eth, ip, gen_cfg.dst_mac, gen_cfg.src_mac,
+			    BENCH_FRAME_LEN - BENCH_OFF_IP, (__u16)k, saddr, gen_cfg.dst_addr);
 
 	udp->source = sport;
 	udp->dest = gen_cfg.dst_port;
@@ -96,12 +61,12 @@ int gen_binding(struct xdp_md *ctx)
 
 	/* Pseudo header (addresses, protocol, UDP length), then header and payload. */
 	{
-		__u32 s = sum16((const __u16 *)&ip->saddr, 4);
+		__u32 s = bench_sum16((const __u16 *)&ip->saddr, 4);
 		__u16 c;
 
 		s += bpf_htons(IPPROTO_UDP) + udp->len;
-		s += sum16((const __u16 *)udp, (BENCH_FRAME_LEN - BENCH_OFF_UDP) / 2);
-		c = csum_fold(s);
+		s += bench_sum16((const __u16 *)udp, (BENCH_FRAME_LEN - BENCH_OFF_UDP) / 2);
+		c = bench_csum_fold(s);
 		/* RFC 768: a computed zero is sent as all ones; zero means "no checksum". */
 		udp->check = c ? c : 0xffff;
 	}

@@ -14,12 +14,7 @@
  * dropped; everything else goes to the stack, where pinhole-load's login
  * sockets and the namespace's ARP live.
  */
-#include <linux/bpf.h>
-#include <linux/in.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-
-#include "bench_kern_user.h"
+#include "bench_bpf.h"
 
 struct bench_ka_cfg ka_cfg;
 
@@ -62,22 +57,6 @@ static __always_inline void count(__u32 what)
 		(*c)++;
 }
 
-static __always_inline __u16 csum_fold(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
-static __always_inline __u32 sum16(const __u16 *w, int n)
-{
-	__u32 s = 0;
-
-	for (int i = 0; i < n; i++)
-		s += w[i];
-	return s;
-}
-
 SEC("xdp")
 int ka_gen(struct xdp_md *ctx)
 {
@@ -116,21 +95,8 @@ int ka_gen(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	__builtin_memcpy(eth->h_dest, ka_cfg.dst_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, ka_cfg.src_mac, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IP);
-
-	*(__u8 *)ip = 0x45;
-	ip->tos = 0;
-	ip->tot_len = bpf_htons(BENCH_KA_FRAME_LEN - BENCH_OFF_IP);
-	ip->id = bpf_htons((__u16)k);
-	ip->frag_off = bpf_htons(0x4000); /* DF */
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_UDP;
-	ip->check = 0;
-	ip->saddr = e->addr;
-	ip->daddr = ka_cfg.dst_addr;
-	ip->check = csum_fold(sum16((const __u16 *)ip, sizeof(*ip) / 2));
+	bench_eth_ip4_write(eth, ip, ka_cfg.dst_mac, ka_cfg.src_mac,
+			    BENCH_KA_FRAME_LEN - BENCH_OFF_IP, (__u16)k, e->addr, ka_cfg.dst_addr);
 
 	udp->source = e->port;
 	udp->dest = ka_cfg.dst_port;
@@ -200,7 +166,7 @@ static __always_inline int answer_ok(void *data, void *end, struct iphdr *ip, st
 	    (xma->addr ^ bpf_htonl(STUN_MAGIC_COOKIE)) != ip->daddr ||
 	    fpa->type != bpf_htons(STUN_ATTR_FINGERPRINT) || fpa->length != bpf_htons(4))
 		return 0;
-	if (csum_fold(sum16((const __u16 *)ip, sizeof(*ip) / 2)))
+	if (bench_csum_fold(bench_sum16((const __u16 *)ip, sizeof(*ip) / 2)))
 		return 0;
 	if (!udp->check)
 		return 0;
@@ -208,7 +174,7 @@ static __always_inline int answer_ok(void *data, void *end, struct iphdr *ip, st
 	    bpf_htons(IPPROTO_UDP) + udp->len;
 	for (int i = 0; i < (int)KA_ANSWER_UDP_LEN / 2; i++)
 		s += w[i];
-	return !csum_fold(s);
+	return !bench_csum_fold(s);
 }
 
 /* A Binding error whose first attribute is ERROR-CODE 401. */

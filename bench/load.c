@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -61,30 +60,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-/* "a.b.c.d/len" with len 1..30, so at least two usable addresses remain. */
-static int parse_src_net(const char *s, uint32_t *base, uint32_t *count)
-{
-	char buf[32], *slash;
-	struct in_addr a;
-	uint64_t len;
-	uint32_t mask;
-
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	if (inet_pton(AF_INET, buf, &a) != 1 || rig_parse_u64(slash + 1, 1, 30, &len))
-		return -EINVAL;
-	mask = ~0u << (32 - len);
-	/* Skip the network and broadcast addresses: the stack treats them specially. */
-	*base = (ntohl(a.s_addr) & mask) + 1;
-	*count = (~mask) - 1;
-	return 0;
-}
-
 static int parse_ip4(const char *s, uint32_t *be_addr)
 {
 	struct in_addr a;
@@ -93,33 +68,6 @@ static int parse_ip4(const char *s, uint32_t *be_addr)
 		return -EINVAL;
 	*be_addr = a.s_addr;
 	return 0;
-}
-
-static int parse_seconds(const char *s, uint64_t *ns)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0.01 && v <= MAX_DURATION_S))
-		return -EINVAL;
-	*ns = (uint64_t)(v * 1e9);
-	return 0;
-}
-
-/* Open @path for appending one row; write @header first when the file is empty. */
-static FILE *csv_open(const char *path, const char *header)
-{
-	struct stat st;
-	FILE *f;
-
-	f = fopen(path, "a");
-	if (!f)
-		return NULL;
-	if (!fstat(fileno(f), &st) && st.st_size == 0)
-		fprintf(f, "%s\n", header);
-	return f;
 }
 
 static void install_signals(void)
@@ -195,7 +143,6 @@ static int mode_binding(int argc, char **argv)
 	struct loadgen_result res;
 	struct counter *cnt = NULL;
 	struct loadgen *g = NULL;
-	enum log_level lvl;
 	double secs, prog_ns = 0;
 	int c, idx = 0, err, ret = 1;
 	long ncpu;
@@ -235,7 +182,7 @@ static int mode_binding(int argc, char **argv)
 			go.sources = v;
 			break;
 		case 't':
-			err = parse_seconds(optarg, &ro.duration_ns);
+			err = rig_parse_seconds(optarg, 0.01, MAX_DURATION_S, &ro.duration_ns);
 			break;
 		case 'r':
 			err = rig_parse_u64(optarg, 0, 1000000000, &ro.rate_pps);
@@ -258,9 +205,7 @@ static int mode_binding(int argc, char **argv)
 			csv = optarg;
 			break;
 		case 'L':
-			err = log_level_parse(optarg, &lvl);
-			if (!err)
-				log_set_level(lvl);
+			err = log_set_level_str(optarg);
 			break;
 		case 'h':
 			binding_usage(stdout);
@@ -279,7 +224,7 @@ static int mode_binding(int argc, char **argv)
 		binding_usage(stderr);
 		return 2;
 	}
-	if (parse_src_net(src_net, &go.src_base, &go.src_addrs)) {
+	if (rig_parse_ip4_net(src_net, 1, &go.src_base, &go.src_addrs)) {
 		pr_err("binding: bad --src-net %s", src_net);
 		return 2;
 	}
@@ -365,7 +310,7 @@ static int mode_binding(int argc, char **argv)
 		       (unsigned long long)prog_id, prog_ns,
 		       (unsigned long long)(run_cnt1 - run_cnt0));
 	if (csv) {
-		FILE *f = csv_open(csv, "label,duration_s,threads,sources,offered,offered_pps,"
+		FILE *f = rig_csv_open(csv, "label,duration_s,threads,sources,offered,offered_pps,"
 					"valid,answered_pps,invalid,reflected,other,prog_runs,"
 					"prog_ns_per_pkt");
 
@@ -522,7 +467,6 @@ static int mode_nspp(int argc, char **argv)
 	struct counter *cnt = NULL;
 	struct loadgen *g = NULL;
 	enum bench_count cls;
-	enum log_level lvl;
 	FILE *csv = NULL;
 	int c, err, len, ret = 1;
 	bool ok;
@@ -540,9 +484,7 @@ static int mode_nspp(int argc, char **argv)
 			csv_path = optarg;
 			break;
 		case 'L':
-			err = log_level_parse(optarg, &lvl);
-			if (!err)
-				log_set_level(lvl);
+			err = log_set_level_str(optarg);
 			break;
 		case 'h':
 			nspp_usage(stdout);
@@ -599,7 +541,7 @@ static int mode_nspp(int argc, char **argv)
 		   counter_class_name(cls);
 
 	if (csv_path) {
-		csv = csv_open(csv_path, "program,verdict,reply,mean_ns,median_ns,min_ns,runs,"
+		csv = rig_csv_open(csv_path, "program,verdict,reply,mean_ns,median_ns,min_ns,runs,"
 					 "other_verdicts");
 		if (!csv)
 			pr_warn("nspp: cannot open %s: %s", csv_path, strerror(errno));

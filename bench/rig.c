@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,4 +138,54 @@ int rig_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+int rig_parse_seconds(const char *s, double min_s, double max_s, uint64_t *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	/* Written so that NaN fails the range test too. */
+	if (errno || end == s || *end || !(v >= min_s && v <= max_s))
+		return -EINVAL;
+	*ns = (uint64_t)(v * 1e9);
+	return 0;
+}
+
+int rig_parse_ip4_net(const char *s, unsigned int min_len, uint32_t *base, uint32_t *count)
+{
+	char buf[32], *slash;
+	struct in_addr a;
+	uint64_t len;
+	uint32_t mask;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	/* At most /30, so at least two usable addresses remain. */
+	if (inet_pton(AF_INET, buf, &a) != 1 || rig_parse_u64(slash + 1, min_len, 30, &len))
+		return -EINVAL;
+	mask = ~0u << (32 - len);
+	*base = (ntohl(a.s_addr) & mask) + 1;
+	*count = ~mask - 1;
+	return 0;
+}
+
+FILE *rig_csv_open(const char *path, const char *header)
+{
+	struct stat st;
+	FILE *f;
+
+	f = fopen(path, "a");
+	if (!f)
+		return NULL;
+	if (!fstat(fileno(f), &st) && st.st_size == 0)
+		fprintf(f, "%s\n", header);
+	return f;
 }

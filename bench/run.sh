@@ -477,6 +477,28 @@ sessions_report() {
 	sessions_chart
 }
 
+# The four series of one kind of sessions run, as gnuplot plot clauses joined by
+# ", ": answered/s (left axis) then server CPU % (right axis), each for XDP (colour
+# 1) and userspace only (colour 2).  chart_series DAT KIND TITLE-SUFFIX STYLE...:
+# rows labelled xdpKIND / userspaceKIND, four point styles in that order.
+chart_series() {
+	local dat=$1 kind=$2 suffix=$3 col impl name lc what axes sep=""
+	shift 3
+	for col in 3 4; do
+		what="answered/s" axes=""
+		((col == 4)) && what="server CPU %" axes=" axes x1y2"
+		for impl in xdp userspace; do
+			name=XDP lc=1
+			[[ $impl == userspace ]] && name="userspace only" lc=2
+			printf '%s"< grep '\''^%s%s '\'' %s" using 2:%s%s with %s lc %s title "%s, %s%s"' \
+				"$sep" "$impl" "$kind" "$dat" "$col" "$axes" "$1" "$lc" "$what" "$name" \
+				"$suffix"
+			sep=", "
+			shift
+		done
+	done
+}
+
 sessions_chart() {
 	local dat=$tmp/sessions.dat
 	command -v gnuplot >/dev/null || {
@@ -509,22 +531,10 @@ sessions_chart() {
 		set key top left
 		set grid
 		set offsets graph 0.03, graph 0.06, 0, 0
-		plot "< grep '^xdp ' $dat" using 2:3 with linespoints lw 3 pt 7 lc 1 \
-		       title "answered/s, XDP", \
-		     "< grep '^userspace ' $dat" using 2:3 with linespoints lw 1 pt 5 lc 2 \
-		       title "answered/s, userspace only", \
-		     "< grep '^xdp ' $dat" using 2:4 axes x1y2 with linespoints dt 2 pt 7 lc 1 \
-		       title "server CPU %, XDP", \
-		     "< grep '^userspace ' $dat" using 2:4 axes x1y2 with linespoints dt 2 pt 5 lc 2 \
-		       title "server CPU %, userspace only", \
-		     "< grep '^xdp-rate ' $dat" using 2:3 with points pt 6 ps 2 lc 1 \
-		       title "answered/s, XDP, rate run", \
-		     "< grep '^userspace-rate ' $dat" using 2:3 with points pt 4 ps 2 lc 2 \
-		       title "answered/s, userspace only, rate run", \
-		     "< grep '^xdp-rate ' $dat" using 2:4 axes x1y2 with points pt 8 ps 2 lc 1 \
-		       title "server CPU %, XDP, rate run", \
-		     "< grep '^userspace-rate ' $dat" using 2:4 axes x1y2 with points pt 10 ps 2 lc 2 \
-		       title "server CPU %, userspace only, rate run"
+		plot $(chart_series "$dat" "" "" "linespoints lw 3 pt 7" "linespoints lw 1 pt 5" \
+			"linespoints dt 2 pt 7" "linespoints dt 2 pt 5"), \
+		     $(chart_series "$dat" -rate ", rate run" "points pt 6 ps 2" "points pt 4 ps 2" \
+			"points pt 8 ps 2" "points pt 10 ps 2")
 	EOF
 	[[ -s $sessions_png ]] && log "chart: $sessions_png"
 }

@@ -23,7 +23,6 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -49,6 +48,7 @@
 #define DEFAULT_WINDOW 256
 #define DEFAULT_PREFIX "ld"
 #define DEFAULT_PASSWORD "pinhole-load"
+#define MIN_SECONDS 0.1
 #define MAX_SECONDS 3600
 /* Endpoints per store transaction: seconds of work, so a server's writes never wait long. */
 #define BULK_BATCH 20000
@@ -144,42 +144,6 @@ static void usage(FILE *f)
 	    "  --csv FILE         append one CSV row (header written to an empty file)\n"
 	    "  --log-level L      error|warn|info|debug (default info)\n",
 	    DEFAULT_CONTACTS, DEFAULT_PORT_BASE, DEFAULT_WINDOW);
-}
-
-static int parse_secs(const char *s, uint64_t *ns)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0.1 && v <= MAX_SECONDS))
-		return -EINVAL;
-	*ns = (uint64_t)(v * 1e9);
-	return 0;
-}
-
-/* "a.b.c.d/len": first usable address and how many (network and broadcast skipped). */
-static int parse_net(const char *s, uint32_t *base, uint32_t *count)
-{
-	char buf[32], *slash;
-	struct in_addr a;
-	uint64_t len;
-	uint32_t mask;
-
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	if (inet_pton(AF_INET, buf, &a) != 1 || rig_parse_u64(slash + 1, 8, 30, &len))
-		return -EINVAL;
-	mask = ~0u << (32 - len);
-	*base = (ntohl(a.s_addr) & mask) + 1;
-	*count = ~mask - 1;
-	return 0;
 }
 
 static double secs_since(uint64_t t0)
@@ -750,22 +714,19 @@ static void write_csv(const struct opts *o, const struct report *r)
 {
 	double lg_s = r->lg.elapsed_ns / 1e9, cpu = r->cpu_user + r->cpu_sys + r->xdp_s;
 	double rx = r->have_metrics ? delta(r->m0.udp_rx, r->m1.udp_rx) : NAN;
-	struct stat sb;
 	FILE *f;
 
-	f = fopen(o->csv, "a");
+	f = rig_csv_open(o->csv,
+			 "label,endpoints,contacts,keepalive_s,duration_s,logins_ok,logins_failed,"
+			 "login_s,logins_per_s,ka_sent,ka_sent_per_s,ka_answered,"
+			 "ka_answered_per_s,ka_expected,ka_401,ka_invalid,answered_endpoints,"
+			 "lost,lost_401,map_missing,map_checked,online,cpu_user_s,cpu_sys_s,"
+			 "ka_per_cpu_s,wakeups_per_ka,map_bytes,map_bytes_per_endpoint,sweep_s,"
+			 "sweep_entries,login_cpu_s,xdp_prog_s");
 	if (!f) {
 		pr_err("cannot open %s: %s", o->csv, strerror(errno));
 		return;
 	}
-	if (!fstat(fileno(f), &sb) && sb.st_size == 0)
-		fprintf(f,
-			"label,endpoints,contacts,keepalive_s,duration_s,logins_ok,logins_failed,"
-			"login_s,logins_per_s,ka_sent,ka_sent_per_s,ka_answered,"
-			"ka_answered_per_s,ka_expected,ka_401,ka_invalid,answered_endpoints,"
-			"lost,lost_401,map_missing,map_checked,online,cpu_user_s,cpu_sys_s,"
-			"ka_per_cpu_s,wakeups_per_ka,map_bytes,map_bytes_per_endpoint,sweep_s,"
-			"sweep_entries,login_cpu_s,xdp_prog_s\n");
 	fprintf(f,
 		"%s,%u,%u,%.1f,%.2f,%llu,%llu,%.3f,%.0f,%llu,%.0f,%llu,%.0f,%.0f,%llu,%llu,"
 		"%llu,%llu,%llu,",
@@ -849,7 +810,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	enum log_level lvl;
 	uint64_t v;
 	int c, idx = 0, err;
 
@@ -867,10 +827,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->endpoints = v;
 			break;
 		case 'k':
-			err = parse_secs(optarg, &o->keepalive_ns);
+			err = rig_parse_seconds(optarg, MIN_SECONDS, MAX_SECONDS, &o->keepalive_ns);
 			break;
 		case 't':
-			err = parse_secs(optarg, &o->duration_ns);
+			err = rig_parse_seconds(optarg, MIN_SECONDS, MAX_SECONDS, &o->duration_ns);
 			break;
 		case 'K':
 			err = rig_parse_u64(optarg, 0, 1000, &v);
@@ -906,10 +866,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->tries = v;
 			break;
 		case 'x':
-			err = parse_secs(optarg, &o->login_max_ns);
+			err = rig_parse_seconds(optarg, MIN_SECONDS, MAX_SECONDS, &o->login_max_ns);
 			break;
 		case 'a':
-			err = parse_secs(optarg, &o->login_ka_ns);
+			err = rig_parse_seconds(optarg, MIN_SECONDS, MAX_SECONDS, &o->login_ka_ns);
 			break;
 		case 'T':
 			err = rig_parse_u64(optarg, 1, 1024, &v);
@@ -946,9 +906,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->csv = optarg;
 			break;
 		case 'L':
-			err = log_level_parse(optarg, &lvl);
-			if (!err)
-				log_set_level(lvl);
+			err = log_set_level_str(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -1013,7 +971,7 @@ int sessions_main(int argc, char **argv)
 	}
 	dst_addr = ((struct sockaddr_in *)&srv)->sin_addr.s_addr;
 	dst_port = ntohs(((struct sockaddr_in *)&srv)->sin_port);
-	if (parse_net(o.src_net, &src_base, &src_addrs)) {
+	if (rig_parse_ip4_net(o.src_net, 8, &src_base, &src_addrs)) {
 		pr_err("sessions: bad --src-net %s", o.src_net);
 		return 2;
 	}

@@ -254,7 +254,6 @@ int main(int argc, char **argv)
 	char password[PASSWORD_MAX], line[LINE_MAX_LEN];
 	struct pollfd pfd[3];
 	struct ep_config cfg;
-	enum log_level level;
 	bool stdin_open = true;
 	size_t used = 0;
 	struct ep *ep;
@@ -276,11 +275,10 @@ int main(int argc, char **argv)
 			bind_s = optarg;
 			break;
 		case 'l':
-			if (log_level_parse(optarg, &level)) {
+			if (log_set_level_str(optarg)) {
 				fprintf(stderr, "bad --log-level %s\n", optarg);
 				return 2;
 			}
-			log_set_level(level);
 			break;
 		case 'h':
 			usage(stdout);

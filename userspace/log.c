@@ -77,6 +77,17 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
+int log_set_level_str(const char *s)
+{
+	enum log_level level;
+	int err;
+
+	err = log_level_parse(s, &level);
+	if (!err)
+		log_set_level(level);
+	return err;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;

@@ -33,6 +33,11 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Parse "error|warn|info|debug"; returns 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
+/*
+ * Set the level from its name, as a --log-level option gives it.  Returns 0,
+ * or -EINVAL for a name log_level_parse() rejects (the level stays as it was).
+ */
+int log_set_level_str(const char *s);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
