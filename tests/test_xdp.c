@@ -1657,25 +1657,14 @@ static int add_listener(int fd, uint8_t family, const char *addr, uint16_t port)
 
 static int group_setup(void **state)
 {
-	struct bpf_map *map;
 	int err, fd;
 
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
 		return -1;
-	skel = pinhole__open();
+	skel = xdp_open_unpinned(KA_SLOTS);
 	if (!skel)
 		return -1;
-	/* No pins: nothing of this test may appear under /sys/fs/bpf. */
-	bpf_object__for_each_map(map, skel->obj)
-	{
-		err = bpf_map__set_pin_path(map, NULL);
-		if (err)
-			goto err_skel;
-	}
-	err = bpf_map__set_max_entries(skel->maps.sessions, KA_SLOTS);
-	if (err)
-		goto err_skel;
 	err = pinhole__load(skel);
 	if (err) {
 		fprintf(stderr, "load: %s\n", strerror(-err));

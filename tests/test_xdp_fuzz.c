@@ -811,25 +811,17 @@ static int add_listener(int fd, uint8_t family, const char *addr, uint16_t port,
 
 static int group_setup(void **state)
 {
-	struct bpf_map *map, *sessions, *ring;
+	struct bpf_map *sessions, *ring;
 	int err, fd;
 
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
 		return -1;
-	skel = pinhole__open();
+	skel = xdp_open_unpinned(SESSIONS_MAX);
 	if (!skel)
 		return -1;
-	bpf_object__for_each_map(map, skel->obj)
-	{
-		if (bpf_map__set_pin_path(map, NULL))
-			goto err;
-	}
-	/* Looked up by name: the test builds against objects with and without the map. */
-	sessions = bpf_object__find_map_by_name(skel->obj, "sessions");
-	ring = bpf_object__find_map_by_name(skel->obj, "session_events");
-	if (sessions && bpf_map__set_max_entries(sessions, SESSIONS_MAX))
-		goto err;
+	sessions = skel->maps.sessions;
+	ring = skel->maps.session_events;
 	err = pinhole__load(skel);
 	if (err) {
 		fprintf(stderr, "load: %s\n", strerror(-err));

@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
+#include "bpf/pinhole.skel.h"
 #include "pinhole_kern_user.h"
 
 static inline void put16(uint8_t *p, uint16_t v)
@@ -81,6 +83,31 @@ static inline int xdp_add_listener(int fd, uint8_t family, const char *addr, uin
 			return -EINVAL;
 	}
 	return bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) ? -errno : 0;
+}
+
+/*
+ * The program's skeleton, opened (not loaded) with every pin path cleared
+ * and @sessions slots in its session array: nothing of a test appears
+ * under /sys/fs/bpf.  NULL on failure.
+ */
+static inline struct pinhole *xdp_open_unpinned(uint32_t sessions)
+{
+	struct pinhole *skel = pinhole__open();
+	struct bpf_map *map;
+
+	if (!skel)
+		return NULL;
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		if (bpf_map__set_pin_path(map, NULL))
+			goto err;
+	}
+	if (bpf_map__set_max_entries(skel->maps.sessions, sessions))
+		goto err;
+	return skel;
+err:
+	pinhole__destroy(skel);
+	return NULL;
 }
 
 #endif
