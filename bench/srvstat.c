@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "pinhole_kern_user.h"
 #include "rig.h"
+#include "xdp.h"
 #include "srvstat.h"
 
 #define HTTP_MAX (4 << 20)
@@ -205,7 +206,7 @@ static void add_map(struct seen_maps *seen, struct srvstat_mem *out, int fd)
 			return;
 	if (seen->n < sizeof(seen->ids) / sizeof(seen->ids[0]))
 		seen->ids[seen->n++] = info.id;
-	mem = fdinfo_u64(fd, "memlock");
+	mem = xdp_map_memlock(fd);
 	out->total += mem;
 	out->maps++;
 	if (!strcmp(info.name, "sessions")) {
@@ -214,28 +215,26 @@ static void add_map(struct seen_maps *seen, struct srvstat_mem *out, int fd)
 	}
 }
 
+struct seen_ctx {
+	struct seen_maps *seen;
+	struct srvstat_mem *out;
+};
+
+static void add_map_cb(int map_fd, void *ctx)
+{
+	struct seen_ctx *c = ctx;
+
+	add_map(c->seen, c->out, map_fd);
+}
+
 static void add_prog_maps(struct seen_maps *seen, struct srvstat_mem *out, uint32_t prog_id)
 {
-	uint32_t ids[64], len;
-	struct bpf_prog_info info = {};
-	int fd;
+	struct seen_ctx c = {.seen = seen, .out = out};
+	int fd = bpf_prog_get_fd_by_id(prog_id);
 
-	fd = bpf_prog_get_fd_by_id(prog_id);
 	if (fd < 0)
 		return;
-	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
-	info.map_ids = (uintptr_t)ids;
-	len = sizeof(info);
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		for (uint32_t i = 0; i < info.nr_map_ids && i < 64; i++) {
-			int mfd = bpf_map_get_fd_by_id(ids[i]);
-
-			if (mfd >= 0) {
-				add_map(seen, out, mfd);
-				close(mfd);
-			}
-		}
-	}
+	xdp_prog_for_each_map(fd, add_map_cb, &c);
 	close(fd);
 }
 

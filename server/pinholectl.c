@@ -195,22 +195,19 @@ static void usage(FILE *out)
 		STORE_PATH_DEFAULT, STORE_REALM_DEFAULT, STORE_NAME_MAX);
 }
 
-static int cmd_usage(const char *cmd, bool to_stdout)
+/* Print @cmd's usage (or everything's, for an unknown @cmd) on stdout: it was asked for. */
+static int cmd_usage(const char *cmd)
 {
 	size_t i;
 
-	/* With --json a script reads stderr: the one-line error says it all. */
-	if (!to_stdout && opt_json)
-		return EX_USAGE;
 	for (i = 0; i < N_HELPS; i++) {
 		if (strcmp(helps[i].name, cmd))
 			continue;
-		fprintf(to_stdout ? stdout : stderr, "usage: pinholectl [--db PATH] %s\n\n%s",
-			helps[i].synopsis, helps[i].text);
-		return to_stdout ? EX_OK : EX_USAGE;
+		printf("usage: pinholectl [--db PATH] %s\n\n%s", helps[i].synopsis, helps[i].text);
+		return EX_OK;
 	}
-	usage(to_stdout ? stdout : stderr);
-	return to_stdout ? EX_OK : EX_USAGE;
+	usage(stdout);
+	return EX_OK;
 }
 
 /* --- errors ------------------------------------------------------------- */
@@ -1072,22 +1069,9 @@ struct ksess_stats {
 	uint64_t map_bytes;  /* kernel memory of every map of the program pinned there */
 };
 
-/* "memlock:" of @fd's fdinfo: the kernel's own account of a map's memory. */
-static uint64_t map_memlock(int fd)
+static void add_memlock(int map_fd, void *ctx)
 {
-	char path[64], line[128];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
+	*(uint64_t *)ctx += xdp_map_memlock(map_fd);
 }
 
 /*
@@ -1097,28 +1081,16 @@ static uint64_t map_memlock(int fd)
  */
 static uint64_t prog_maps_memlock(const char *pin_dir)
 {
-	struct bpf_prog_info info = {0};
-	__u32 len = sizeof(info), ids[32];
 	char path[PATH_MAX];
 	uint64_t total = 0;
-	int fd, mfd;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/prog", pin_dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
-	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.nr_map_ids = 0;
+	xdp_prog_for_each_map(fd, add_memlock, &total);
 	close(fd);
-	for (__u32 i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++) {
-		mfd = bpf_map_get_fd_by_id(ids[i]);
-		if (mfd < 0)
-			continue;
-		total += map_memlock(mfd);
-		close(mfd);
-	}
 	return total;
 }
 
@@ -1138,7 +1110,7 @@ static int ksess_read(const char *pin_dir, struct ksess_stats *k)
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
-		k->map_bytes += map_memlock(fd);
+		k->map_bytes += xdp_map_memlock(fd);
 		close(fd);
 	}
 	snprintf(path, sizeof(path), "%s/sessions", pin_dir);
@@ -1338,8 +1310,10 @@ static int parse_args(int argc, char **argv, struct args *a, int npos, unsigned 
 	for (i = 0; i < argc; i++) {
 		const char *v = argv[i];
 
-		if (!strcmp(v, "-h") || !strcmp(v, "--help"))
-			return cmd_usage(a->cmd, true) == EX_OK ? -1 : EX_USAGE;
+		if (!strcmp(v, "-h") || !strcmp(v, "--help")) {
+			cmd_usage(a->cmd);
+			return -1; /* done: exit 0 */
+		}
 		if ((flags & ARG_JSON) && !strcmp(v, "--json"))
 			continue;
 		if (flags & ARG_PIN_DIR) {
@@ -1420,12 +1394,6 @@ static int run_cmd(enum cmd_id id, const struct args *a)
 	return EX_FAIL;
 }
 
-/* A command-line error: the caller said what in one line; that is all. */
-static int usage_error(void)
-{
-	return EX_USAGE;
-}
-
 static int dispatch(int argc, char **argv)
 {
 	static const struct {
@@ -1456,7 +1424,7 @@ static int dispatch(int argc, char **argv)
 		if (table[i].verb) {
 			if (argc < 2) {
 				say_err("%s: missing subcommand (see pinholectl --help)", argv[0]);
-				return usage_error();
+				return EX_USAGE;
 			}
 			if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 				usage(stdout);
@@ -1480,7 +1448,7 @@ static int dispatch(int argc, char **argv)
 		say_err("unknown command '%s %s' (see pinholectl --help)", argv[0], argv[1]);
 	else
 		say_err("unknown command '%s' (see pinholectl --help)", argv[0]);
-	return usage_error();
+	return EX_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -1518,12 +1486,12 @@ int main(int argc, char **argv)
 			return EX_OK;
 		default:
 			/* getopt said which option in its own line. */
-			return usage_error();
+			return EX_USAGE;
 		}
 	}
 	if (optind == argc) {
 		say_err("missing command (see pinholectl --help)");
-		return usage_error();
+		return EX_USAGE;
 	}
 	if (!strcmp(argv[optind], "help")) {
 		if (optind + 1 < argc) {
@@ -1533,7 +1501,7 @@ int main(int argc, char **argv)
 
 			snprintf(cmd, sizeof(cmd), "%s%s%s", argv[optind + 1], two ? " " : "",
 				 two ? argv[optind + 2] : "");
-			return cmd_usage(cmd, true);
+			return cmd_usage(cmd);
 		}
 		usage(stdout);
 		return EX_OK;

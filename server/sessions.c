@@ -188,13 +188,10 @@ void sessions_del(struct sessions *t, struct session *s)
 
 struct session *sessions_next(const struct sessions *t, uint32_t *i)
 {
-	while (*i < t->cap) {
-		struct session *s = &t->v[(*i)++];
+	uint32_t slot = sessions_next_live(t, *i);
 
-		if (s->id)
-			return s;
-	}
-	return NULL;
+	*i = slot < t->cap ? slot + 1 : t->cap;
+	return slot < t->cap ? &t->v[slot] : NULL;
 }
 
 uint32_t sessions_next_live(const struct sessions *t, uint32_t from)

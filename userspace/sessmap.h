@@ -41,8 +41,6 @@ struct sessmap {
 	struct ring_buffer *rb; /* NULL: no events ring */
 	sessmap_move_fn on_move;
 	void *ctx;
-	uint64_t events;	/* moves delivered */
-	uint64_t bad_events;	/* malformed records (never expected) */
 };
 
 /*
@@ -94,9 +92,6 @@ static inline const volatile struct ph_session *sessmap_slot(const struct sessma
 
 /* Deliver every pending move event to the callback.  Returns the count or -errno. */
 int sessmap_drain(struct sessmap *m);
-
-/* An fd that polls readable when events are pending (-1 without a ring). */
-int sessmap_events_fd(const struct sessmap *m);
 
 /* The address in @s as a sockaddr (AF_UNSPEC for a free slot). */
 void sessmap_addr(const struct ph_session *s, struct sockaddr_storage *out);

@@ -813,6 +813,43 @@ bool xdp_path_adopted(const struct xdp_path *p)
 	return p->adopted;
 }
 
+uint64_t xdp_map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+int xdp_prog_for_each_map(int prog_fd, void (*fn)(int map_fd, void *ctx), void *ctx)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info), ids[64];
+	int mfd;
+
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	for (__u32 i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++) {
+		mfd = bpf_map_get_fd_by_id(ids[i]);
+		if (mfd < 0)
+			continue;
+		fn(mfd, ctx);
+		close(mfd);
+	}
+	return 0;
+}
+
 int xdp_path_ifindex(const struct xdp_path *p)
 {
 	return p->ifindex;

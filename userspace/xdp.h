@@ -98,6 +98,15 @@ bool xdp_path_sessions_kept(const struct xdp_path *p);
 /* The interface the program is attached to, as its index when opened. */
 int xdp_path_ifindex(const struct xdp_path *p);
 
+/* The kernel's own account of map @fd's memory (its fdinfo "memlock"); 0 if unknown. */
+uint64_t xdp_map_memlock(int fd);
+
+/*
+ * Call @fn with an fd of each map program @prog_fd uses (closed when @fn
+ * returns).  0 or -errno from reading the program's info.
+ */
+int xdp_prog_for_each_map(int prog_fd, void (*fn)(int map_fd, void *ctx), void *ctx);
+
 /* How the program is attached, as the kernel reports it: "native" or "generic". */
 const char *xdp_path_mode(const struct xdp_path *p);
 
