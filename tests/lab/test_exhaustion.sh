@@ -81,8 +81,7 @@ for u in "${USERS[@]}"; do
 	EP_PID[$u]=$!
 	_lab_pids+=("$!")
 	i=$((i + 1))
-done
-for u in "${USERS[@]}"; do
+	# One after the other: this test is about floods, not about logins racing each other.
 	LAB_WATCH_PID=${EP_PID[$u]} wait_for_log "$T/$u.log" ' logged in session=[0-9]+' 15 ||
 		bail_out "$u did not log in: $(tail -3 "$T/$u.log")"
 	SESS[$u]=$(sed -n 's/.* logged in session=\([0-9]*\).*/\1/p' "$T/$u.log" | head -1)
